@@ -1,0 +1,49 @@
+# Syncto: `make serve` runs the whole stack, `make tests` runs every test.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= 2
+
+.PHONY: all deps build build-asan serve tests unit unit-asan valgrind integration e2e docs-check clean
+
+all: build
+
+deps:
+	@sh etc/dev/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+$(BUILD_ASAN)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSY_SANITIZE=address,undefined >/dev/null
+
+build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+serve: build
+	@sh etc/dev/serve.sh
+
+# Unit tests: cmocka binaries, plain, then under ASan/UBSan, then valgrind.
+unit: build
+	@sh tests/run-unit.sh $(BUILD)
+
+unit-asan: build-asan
+	@sh tests/run-unit.sh $(BUILD_ASAN)
+
+valgrind: build
+	@sh tests/run-unit.sh $(BUILD) valgrind
+
+# Integration and end-to-end tests: real nginx, PostgreSQL, syncto and the
+# test Sync server, driven over HTTP by node's test runner.
+integration: build
+	@sh tests/run-node.sh integration
+
+e2e: build
+	@sh tests/run-node.sh e2e
+
+tests: unit unit-asan valgrind integration e2e
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) tests/artifacts

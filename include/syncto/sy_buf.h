@@ -1,0 +1,25 @@
+#ifndef SY_BUF_H
+#define SY_BUF_H
+
+#include <stddef.h>
+#include "syncto/sy_rc.h"
+
+/* Growable byte buffer with a hard cap fixed at creation (curl curlx_dyn).
+ * data is always NUL-terminated when len > 0 or after any append.
+ * Appending past max returns SY_ERR_TOO_LARGE and leaves the buffer as it was. */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} sy_buf_t;
+
+void sy_buf_init(sy_buf_t *b, size_t max);
+sy_rc_t sy_buf_append(sy_buf_t *b, const void *p, size_t n);
+sy_rc_t sy_buf_appends(sy_buf_t *b, const char *s);
+sy_rc_t sy_buf_printf(sy_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sy_buf_reset(sy_buf_t *b); /* len = 0, keeps memory */
+/* Frees memory; wipes it first (buffers may hold secrets). NULL-safe. */
+void sy_buf_free(sy_buf_t *b);
+
+#endif

@@ -1,0 +1,27 @@
+#ifndef SY_LOG_H
+#define SY_LOG_H
+
+#include "syncto/sy_request.h"
+#include "syncto/sy_response.h"
+#include "syncto/sy_settings.h"
+
+/* Logs go to stderr, one line each: MozLog JSON (syncto.logging_renderer =
+ * json) or readable text. Never into the FastCGI stream. Every line carries
+ * the request id when there is one. Callers must never pass credentials,
+ * tokens, Hawk keys or payloads. Thread-safe (one write(2) per line). */
+typedef enum { SY_LOG_DEBUG = 0, SY_LOG_INFO, SY_LOG_WARNING, SY_LOG_ERROR } sy_log_level_t;
+
+void sy_log_init(const sy_settings_t *s);
+void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define sy_log_debug(rid, ...) sy_log(SY_LOG_DEBUG, (rid), __VA_ARGS__)
+#define sy_log_info(rid, ...) sy_log(SY_LOG_INFO, (rid), __VA_ARGS__)
+#define sy_log_warn(rid, ...) sy_log(SY_LOG_WARNING, (rid), __VA_ARGS__)
+#define sy_log_error(rid, ...) sy_log(SY_LOG_ERROR, (rid), __VA_ARGS__)
+
+/* The one summary line per request: method, path (no query values that could
+ * carry secrets), status, duration, upstream timings, hashed user id. */
+void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms);
+
+#endif

@@ -1,0 +1,33 @@
+#ifndef SY_POOL_H
+#define SY_POOL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Per-request arena (nginx ngx_pool_t style). Everything a request needs is
+ * allocated from it and released at once by sy_pool_reset(), which also runs
+ * the registered cleanups in reverse order (json_object_put, PQclear,
+ * curl_slist_free_all...). Allocation failure aborts the process: the master
+ * respawns the worker. Not thread-safe: one pool per request/thread. */
+typedef struct sy_pool sy_pool_t;
+typedef void (*sy_cleanup_fn)(void *data);
+
+sy_pool_t *sy_pool_new(size_t block_size);
+/* Frees all memory and runs cleanups; NULL-safe. */
+void sy_pool_free(sy_pool_t *pool);
+/* Runs cleanups and makes all memory reusable; keeps the first block. */
+void sy_pool_reset(sy_pool_t *pool);
+
+void *sy_palloc(sy_pool_t *pool, size_t size);  /* 16-byte aligned */
+void *sy_pcalloc(sy_pool_t *pool, size_t size); /* zeroed */
+char *sy_pstrdup(sy_pool_t *pool, const char *s);
+char *sy_pstrndup(sy_pool_t *pool, const char *s, size_t n);
+char *sy_psprintf(sy_pool_t *pool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+char *sy_pvsprintf(sy_pool_t *pool, const char *fmt, va_list ap);
+/* Registers fn(data) to run at reset/free time (LIFO). */
+void sy_pool_cleanup_add(sy_pool_t *pool, sy_cleanup_fn fn, void *data);
+/* Bytes handed out since the last reset, for memory accounting in tests/logs. */
+size_t sy_pool_used(const sy_pool_t *pool);
+
+#endif

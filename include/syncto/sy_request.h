@@ -1,0 +1,79 @@
+#ifndef SY_REQUEST_H
+#define SY_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "syncto/sy_kv.h"
+#include "syncto/sy_pool.h"
+
+struct sy_ctx;
+
+typedef enum {
+    SY_M_OTHER = 0,
+    SY_M_GET,
+    SY_M_HEAD,
+    SY_M_PUT,
+    SY_M_POST,
+    SY_M_DELETE,
+    SY_M_PATCH,
+    SY_M_OPTIONS,
+} sy_method_t;
+
+/* One incoming request, from FastCGI or from a batch sub-request. All
+ * strings live in `pool`. Header names are stored lowercased; look them up
+ * with sy_kv_get (case-insensitive). */
+typedef struct sy_request {
+    sy_pool_t *pool;
+    struct sy_ctx *ctx;        /* the worker thread serving it */
+    const char *request_id;
+
+    sy_method_t method;
+    const char *method_str;    /* as received, uppercase */
+
+    const char *path;          /* raw path, still percent-encoded, no query */
+    const char *query_string;  /* raw, without '?', "" when absent */
+    char **segments;           /* percent-decoded path segments */
+    size_t nsegments;
+    bool trailing_slash;       /* path ends with '/' (and is not "/") */
+    sy_kvlist_t query;         /* decoded, in order, repeats kept */
+    sy_kvlist_t headers;       /* lowercased names */
+
+    const char *body;          /* NUL-terminated, may be NULL */
+    size_t body_len;
+
+    const char *scheme;        /* public scheme ("http"/"https") */
+    const char *host;          /* public host[:port] */
+    const char *remote_addr;
+
+    /* filled by the router: the decoded {placeholders} of the matched route,
+     * in order (bucket id, collection name, record id) */
+    const char *params[4];
+    size_t nparams;
+    const char *route;         /* route pattern, for logs and metrics */
+
+    bool is_subrequest;        /* dispatched from POST /v1/batch */
+    void *batch;               /* batch-shared state (credentials...), or NULL */
+} sy_request_t;
+
+sy_method_t sy_method_parse(const char *s);
+const char *sy_method_name(sy_method_t m);
+
+/* Percent-decodes [s, s+n) into a new pool string; "+" is kept as is unless
+ * plus_is_space. Returns NULL on a malformed escape or an embedded NUL. */
+char *sy_url_decode(sy_pool_t *pool, const char *s, size_t n, bool plus_is_space);
+
+/* Splits a raw path into decoded segments. Returns false on bad escapes. */
+bool sy_request_set_path(sy_request_t *req, const char *raw_path);
+/* Parses a raw query string into req->query. Returns false on bad escapes. */
+bool sy_request_set_query(sy_request_t *req, const char *raw_query);
+
+/* Convenience: header / query lookups (NULL when absent). */
+const char *sy_req_header(const sy_request_t *req, const char *name);
+const char *sy_req_query(const sy_request_t *req, const char *name);
+
+/* Absolute public URL of `path` (which starts with '/'), e.g.
+ * "https://sync.example.com/v1/buckets/..". Uses syncto.http_scheme /
+ * syncto.http_host when set, else the request's scheme and host. */
+const char *sy_req_public_url(const sy_request_t *req, const char *path);
+
+#endif

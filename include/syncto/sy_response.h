@@ -1,0 +1,54 @@
+#ifndef SY_RESPONSE_H
+#define SY_RESPONSE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include "syncto/sy_buf.h"
+#include "syncto/sy_kv.h"
+#include "syncto/sy_request.h"
+
+/* A response is built in memory, then written to FastCGI by sy_fcgi_write()
+ * or serialised into a batch "responses" entry. Header names are given in
+ * their canonical case ("ETag", "Next-Page"). */
+typedef struct sy_response {
+    int status;
+    sy_kvlist_t headers;
+    sy_buf_t body;            /* serialised body, capped */
+    json_object *json;        /* the JSON body, kept for batch; owned */
+    bool has_body;
+} sy_response_t;
+
+void sy_resp_init(sy_request_t *req, sy_response_t *resp);
+void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value);
+void sy_resp_add_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value);
+const char *sy_resp_header(const sy_response_t *resp, const char *name);
+
+/* Sets status and a JSON body (takes ownership of obj), with
+ * Content-Type: application/json; charset=UTF-8. */
+void sy_resp_json(sy_request_t *req, sy_response_t *resp, int status, json_object *obj);
+/* Status with no body (204, 304, HEAD...). */
+void sy_resp_empty(sy_request_t *req, sy_response_t *resp, int status);
+/* 307 redirect to location. */
+void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *location);
+
+/* Kinto error body {"code","errno","error","message"[,"details"]}; the
+ * "error" text is the HTTP reason phrase of status. message may be NULL
+ * (omitted). details is owned by the response (may be NULL). 503 responses
+ * get Retry-After. */
+void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto_errno,
+                   const char *message, json_object *details);
+/* 400 errno 107 "Invalid parameters" in cliquet form: details
+ * [{location,name,description}], message "<name> in <location>: <desc>"
+ * (or description when it contains name, or "<location>: <desc>"). */
+void sy_resp_invalid_param(sy_request_t *req, sy_response_t *resp, const char *location,
+                           const char *name, const char *description);
+
+/* HTTP reason phrase for a status ("Not Found"). */
+const char *sy_http_reason(int status);
+
+/* Adds the CORS and common headers every response carries (ACAO when the
+ * request had an allowed Origin, Access-Control-Expose-Headers, Vary,
+ * Cache-Control: no-cache...). Called once, just before writing. */
+void sy_resp_finish(sy_request_t *req, sy_response_t *resp);
+
+#endif
