@@ -14,9 +14,12 @@ typedef struct {
     size_t max;
 } sy_buf_t;
 
+/* Empty buffer that will never hold more than max bytes; allocates nothing. */
 void sy_buf_init(sy_buf_t *b, size_t max);
+/* Append n bytes (or a C string); SY_ERR_TOO_LARGE past max. */
 sy_rc_t sy_buf_append(sy_buf_t *b, const void *p, size_t n);
 sy_rc_t sy_buf_appends(sy_buf_t *b, const char *s);
+/* Append formatted text; SY_ERR_TOO_LARGE past max, buffer unchanged. */
 sy_rc_t sy_buf_printf(sy_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sy_buf_reset(sy_buf_t *b); /* len = 0, keeps memory */
 /* Frees memory; wipes it first (buffers may hold secrets). NULL-safe. */

@@ -2,6 +2,7 @@
 #define SY_CACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "syncto/sy_pool.h"
 #include "syncto/sy_rc.h"
@@ -14,14 +15,23 @@
  * PostgreSQL is unreachable calls fail fast with SY_ERR_DB. */
 typedef struct sy_cache sy_cache_t;
 
+#define SY_CACHE_KEY_MAX 256             /* bytes; the key column is VARCHAR(256) */
+#define SY_CACHE_VALUE_MAX (1024 * 1024) /* bytes of a value before JSON quoting */
+
+/* Creates the cache for syncto.cache_url with syncto.cache_pool_size
+ * connections, opened lazily (create it after fork(), in the worker). NULL
+ * when cache_url is empty or not a libpq connection string (logged). */
 sy_cache_t *sy_cache_new(const sy_settings_t *s);
+/* Closes every connection; NULL-safe. No lock may still be held. */
 void sy_cache_free(sy_cache_t *c);
 
 /* Value of a live (unexpired) key, allocated in pool. SY_ERR_NOT_FOUND when
  * absent or expired, SY_ERR_DB when PostgreSQL fails. */
 sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value);
-/* Inserts or replaces key, expiring ttl_ms milliseconds from now (> 0). */
+/* Inserts or replaces key, expiring ttl_ms milliseconds from now (> 0).
+ * The row stores value as a JSON string literal, as cliquet did. */
 sy_rc_t sy_cache_set(sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms);
+/* Removes key; SY_OK whether or not it existed, SY_ERR_DB on failure. */
 sy_rc_t sy_cache_delete(sy_cache_t *c, const char *key);
 /* Deletes expired rows; returns the number removed in *n (may be NULL). */
 sy_rc_t sy_cache_purge(sy_cache_t *c, long *n);
@@ -31,10 +41,21 @@ bool sy_cache_ping(sy_cache_t *c);
 /* Cross-process mutual exclusion on a key (pg_advisory_lock on its hash),
  * held on one pooled connection until sy_cache_unlock. Used so that N
  * concurrent misses for one credential make one tokenserver call. Waits at
- * most timeout_ms; SY_ERR_DB on timeout or failure (callers then proceed
- * unlocked). */
+ * most timeout_ms (<= 0: one try); SY_ERR_DB on timeout or failure (callers
+ * then proceed unlocked). A held lock keeps one pool connection busy. */
 typedef struct sy_cache_lock sy_cache_lock_t;
 sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_lock_t **lock);
+/* Releases the lock, returns its connection to the pool and frees lock;
+ * NULL-safe. */
 void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock);
+
+/* Opens one libpq connection (also used by syncto-migrate). url is a libpq
+ * URI or key=value string; connect_timeout (seconds) replaces the URL's own,
+ * options (may be NULL) is appended to the URL's server options, appname is
+ * the application_name unless the URL sets one. NULL on failure with one line
+ * in err that never contains the password. The caller PQfinish()es it. */
+struct pg_conn;
+struct pg_conn *sy_cache_pq_connect(const char *url, int connect_timeout, const char *options,
+                                    const char *appname, char *err, size_t errlen);
 
 #endif

@@ -20,19 +20,23 @@ typedef struct {
     size_t body_len;
     long long ts;             /* unix seconds, already offset-corrected */
     const char *nonce;        /* NULL = generate 8 random base64url chars */
+    const char *ext;          /* NULL (Syncto never sends ext); else signed + sent */
 } sy_hawk_req_t;
 
 /* Payload hash: base64(SHA-256("hawk.1.payload\n" + ct + "\n" + body + "\n")),
- * ct being content_type without parameters, trimmed, lowercased.
+ * ct being content_type without parameters, trimmed, lowercased (NULL = "").
  * out must hold 45 bytes. */
 void sy_hawk_payload_hash(const char *content_type, const char *body, size_t len, char *out);
 
-/* Normalised string (for tests and debugging). Returns a malloc'ed string. */
+/* Normalised string (for tests and debugging): hash NULL gives an empty hash
+ * line, r->ext NULL an empty ext line, the host is lowercased. Returns a
+ * malloc'ed string the caller frees. */
 char *sy_hawk_normalized(const sy_hawk_req_t *r, const char *nonce, const char *hash);
 
-/* Writes the full header value `Hawk id="…", ts="…", nonce="…"[, hash="…"],
- * mac="…"` into out (outlen). SY_ERR_TOO_LARGE if it does not fit,
- * SY_ERR_INVALID if id or nonce contain '"' or '\\'. */
+/* Writes the full header value `Hawk id="…", ts="…", nonce="…"[, hash="…"]
+ * [, ext="…"], mac="…"` into out (outlen). SY_ERR_TOO_LARGE if it does not
+ * fit, SY_ERR_INVALID if id, nonce or ext contain '"' or '\\', a signed
+ * field contains a newline, a field is missing, ts < 0 or port is invalid. */
 sy_rc_t sy_hawk_header(const sy_hawk_req_t *r, char *out, size_t outlen);
 
 #endif

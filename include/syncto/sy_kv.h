@@ -26,6 +26,7 @@ void sy_kv_set(sy_pool_t *pool, sy_kvlist_t *l, const char *name, const char *va
 const char *sy_kv_get(const sy_kvlist_t *l, const char *name);
 /* Removes every pair named `name` (case-insensitive). */
 void sy_kv_del(sy_kvlist_t *l, const char *name);
+/* True when a pair named `name` exists (case-insensitive). */
 bool sy_kv_has(const sy_kvlist_t *l, const char *name);
 
 #endif

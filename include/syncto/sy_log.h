@@ -11,7 +11,10 @@
  * tokens, Hawk keys or payloads. Thread-safe (one write(2) per line). */
 typedef enum { SY_LOG_DEBUG = 0, SY_LOG_INFO, SY_LOG_WARNING, SY_LOG_ERROR } sy_log_level_t;
 
+/* Renderer and level from syncto.logging_renderer / syncto.log_level; call
+ * before starting threads (text at info until then). */
 void sy_log_init(const sy_settings_t *s);
+/* One line at level, printf-style; request_id may be NULL. */
 void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

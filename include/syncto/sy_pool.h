@@ -12,6 +12,8 @@
 typedef struct sy_pool sy_pool_t;
 typedef void (*sy_cleanup_fn)(void *data);
 
+/* New pool carving blocks of block_size bytes (0 = 16 KiB); allocations over
+ * a quarter of a block get their own. */
 sy_pool_t *sy_pool_new(size_t block_size);
 /* Frees all memory and runs cleanups; NULL-safe. */
 void sy_pool_free(sy_pool_t *pool);
@@ -20,8 +22,10 @@ void sy_pool_reset(sy_pool_t *pool);
 
 void *sy_palloc(sy_pool_t *pool, size_t size);  /* 16-byte aligned */
 void *sy_pcalloc(sy_pool_t *pool, size_t size); /* zeroed */
+/* Pool copies of a string (NULL gives NULL) / of at most n bytes of it. */
 char *sy_pstrdup(sy_pool_t *pool, const char *s);
 char *sy_pstrndup(sy_pool_t *pool, const char *s, size_t n);
+/* Formatted string in the pool (NULL on an encoding error). */
 char *sy_psprintf(sy_pool_t *pool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *sy_pvsprintf(sy_pool_t *pool, const char *fmt, va_list ap);

@@ -55,6 +55,8 @@ typedef struct sy_request {
     void *batch;               /* batch-shared state (credentials...), or NULL */
 } sy_request_t;
 
+/* Method from its (case-sensitive) name, SY_M_OTHER when unknown; and back
+ * ("OTHER" for SY_M_OTHER). */
 sy_method_t sy_method_parse(const char *s);
 const char *sy_method_name(sy_method_t m);
 
@@ -62,7 +64,8 @@ const char *sy_method_name(sy_method_t m);
  * plus_is_space. Returns NULL on a malformed escape or an embedded NUL. */
 char *sy_url_decode(sy_pool_t *pool, const char *s, size_t n, bool plus_is_space);
 
-/* Splits a raw path into decoded segments. Returns false on bad escapes. */
+/* Splits a raw path (starting with '/') into decoded segments. Returns false
+ * on bad escapes, an embedded NUL or a "." / ".." segment. */
 bool sy_request_set_path(sy_request_t *req, const char *raw_path);
 /* Parses a raw query string into req->query. Returns false on bad escapes. */
 bool sy_request_set_query(sy_request_t *req, const char *raw_query);

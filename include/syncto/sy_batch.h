@@ -1,0 +1,48 @@
+#ifndef SY_BATCH_H
+#define SY_BATCH_H
+
+#include <stdbool.h>
+#include "syncto/sy_auth.h"
+#include "syncto/sy_request.h"
+#include "syncto/sy_response.h"
+#include "syncto/sy_sync.h"
+
+/* How the resource views and POST /v1/batch share work.
+ *
+ * Each resource view is split in two: a plan (validation, auth, the Sync
+ * operation to run) and a finish (the Sync result mapped into the Kinto
+ * response). A plain request runs plan, the call and finish in a row. A
+ * batch sub-request only plans: the view hands its job to the batch, which
+ * later runs the calls of consecutive reads concurrently
+ * (sy_sync_perform_many), the writes one at a time and in order, and then
+ * calls each finish. */
+
+typedef struct sy_view_job sy_view_job_t;
+
+struct sy_view_job {
+    sy_request_t *req;
+    sy_response_t *resp;
+    sy_sync_t *sync;            /* session (one per credential in a batch) */
+    bool pending;               /* `op` waits to be performed, then finish() */
+    bool read;                  /* op only reads: may overlap other reads */
+    sy_sync_op_t op;
+    sy_sync_result_t res;
+    /* Maps `res` into resp. It may queue one more call (pending = true with
+     * a new op), e.g. the GET that fills a 412's details.existing. */
+    void (*finish)(sy_view_job_t *job);
+    void *state;                /* the view's own */
+};
+
+/* Runs job to the end: in a batch, hands it over (to be performed later)
+ * and returns; otherwise performs its calls and finishes it. */
+void sy_view_job_run(sy_view_job_t *job);
+
+/* Batch side. The Sync session for a sub-request made with auth: the
+ * batch's, shared by every sub-request with the same credential (one
+ * credentials lookup for the batch); NULL outside a batch. */
+sy_sync_t *sy_batch_session(sy_request_t *req, const sy_auth_t *auth);
+
+/* Takes job over when req is a batch sub-request (true); false otherwise. */
+bool sy_batch_defer(sy_view_job_t *job);
+
+#endif

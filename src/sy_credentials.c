@@ -1,0 +1,261 @@
+/* Credential lookup through the encrypted PostgreSQL cache.
+ *
+ * Why the cache key covers the client state (BrowserID) or the key id
+ * (Bearer): the value is encrypted under a key derived from the client
+ * state. The original Syncto keyed rows by the assertion alone, so the same
+ * assertion used with another bucket within the TTL found a row it could not
+ * decrypt. Here each (credential, client state) pair has its own row; a row
+ * that still fails to decrypt (a rotated secret, a damaged row) is a miss
+ * and is deleted.
+ *
+ * Why a lock around misses: a Kinto client starts with a burst of parallel
+ * requests that land on several worker processes. Without coordination each
+ * would call the tokenserver. The first miss takes an advisory lock on the
+ * cache key; the others wait for it, then find the row it stored. */
+#include "syncto/sy_credentials.h"
+
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "syncto/sy_cache.h"
+#include "syncto/sy_crypto.h"
+#include "syncto/sy_log.h"
+#include "syncto/sy_statsd.h"
+#include "syncto/sy_ts.h"
+
+/* A JWT or assertion fragment that decodes to more than this is not one. */
+#define FRAGMENT_MAX 8192
+
+void sy_credentials_cache_key(const char *secret, const sy_auth_t *auth, char *out)
+{
+    const char *cred = auth->credential != NULL ? auth->credential : "";
+    const char *kid = auth->key_id != NULL ? auth->key_id : "";
+    const char *cs = auth->client_state != NULL ? auth->client_state : "";
+    size_t n, len;
+    char *msg;
+
+    if (auth->kind == SY_AUTH_BEARER)
+        len = strlen("bearer\n") + strlen(kid) + 1 + strlen(cred);
+    else
+        len = strlen(cred) + 1 + strlen(cs);
+    msg = malloc(len + 1);
+    if (msg == NULL)
+        abort();
+    if (auth->kind == SY_AUTH_BEARER)
+        n = (size_t)snprintf(msg, len + 1, "bearer\n%s\n%s", kid, cred);
+    else
+        n = (size_t)snprintf(msg, len + 1, "%s\n%s", cred, cs);
+    memcpy(out, SY_CREDENTIALS_KEY_PREFIX, strlen(SY_CREDENTIALS_KEY_PREFIX));
+    sy_hmac_sha256_hex(secret, strlen(secret), msg, n, out + strlen(SY_CREDENTIALS_KEY_PREFIX));
+    sy_secure_free(msg, len + 1);
+}
+
+/* "exp" of a JSON object given as url-safe base64 text [s, s+n), in the
+ * object's own unit; false when it is not such an object. */
+static bool fragment_exp(const char *s, size_t n, double *exp)
+{
+    char *text;
+    uint8_t *raw;
+    long len;
+    json_object *o, *v;
+    bool ok = false;
+
+    if (n == 0 || n > FRAGMENT_MAX)
+        return false;
+    text = malloc(n + 1);
+    raw = malloc(n + 1);
+    if (text == NULL || raw == NULL)
+        abort();
+    memcpy(text, s, n);
+    text[n] = '\0';
+    len = sy_b64url_decode(text, raw, n);
+    if (len > 0) {
+        raw[len] = '\0';
+        o = json_tokener_parse((const char *)raw);
+        if (o != NULL && json_object_is_type(o, json_type_object) &&
+            json_object_object_get_ex(o, "exp", &v) &&
+            (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
+            *exp = json_object_get_double(v);
+            ok = true;
+        }
+        json_object_put(o);
+    }
+    sy_secure_free(text, n + 1);
+    sy_secure_free(raw, n + 1);
+    return ok;
+}
+
+int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
+{
+    const char *c = auth->credential, *p, *dot;
+    double exp, best = -1;
+
+    if (c == NULL || *c == '\0')
+        return -1;
+    if (auth->kind == SY_AUTH_BEARER) {
+        /* A JWT is exactly three segments; the payload is the second. */
+        const char *d1 = strchr(c, '.'), *d2;
+
+        if (d1 == NULL)
+            return -1;
+        d2 = strchr(d1 + 1, '.');
+        if (d2 == NULL || strchr(d2 + 1, '.') != NULL)
+            return -1;
+        if (!fragment_exp(d1 + 1, (size_t)(d2 - d1 - 1), &exp) || exp <= 0)
+            return -1;
+        return (int64_t)(exp * 1000.0);
+    }
+    /* BrowserID "<cert JWT>~<assertion JWT>": every fragment that decodes
+     * to JSON with an "exp" (ms) counts; the ones spanning '~' do not. */
+    for (p = c;; p = dot + 1) {
+        dot = strchr(p, '.');
+        if (dot == NULL)
+            dot = p + strlen(p);
+        if (fragment_exp(p, (size_t)(dot - p), &exp) && exp > 0 && (best < 0 || exp < best))
+            best = exp;
+        if (*dot == '\0')
+            break;
+    }
+    return best < 0 ? -1 : (int64_t)best;
+}
+
+long sy_credentials_request_ttl(long config_ttl, int64_t exp_ms, int64_t now_ms)
+{
+    int64_t left;
+
+    if (exp_ms < 0)
+        return config_ttl;
+    left = exp_ms - now_ms;
+    /* floor division, also for an expired credential */
+    left = left >= 0 ? left / 1000 : -((-left + 999) / 1000);
+    return left < config_ttl ? (long)left : config_ttl;
+}
+
+long sy_credentials_cache_ttl(long request_ttl, long token_duration, long margin)
+{
+    long ttl = request_ttl;
+
+    if (token_duration > 0 && token_duration < ttl)
+        ttl = token_duration;
+    return ttl - margin;
+}
+
+/* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. */
+static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
+                      sy_token_t *tok)
+{
+    const char *secret = ctx->settings->cache_hmac_secret;
+    char *value = NULL, *plain = NULL;
+    size_t len = 0;
+    sy_rc_t rc;
+
+    rc = sy_cache_get(ctx->cache, pool, key, &value);
+    if (rc != SY_OK)
+        return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
+    rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
+    if (rc == SY_OK) {
+        rc = sy_token_parse(pool, plain, len, tok);
+        sy_secure_free(plain, len + 1);
+    }
+    if (rc != SY_OK) {
+        sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
+                    sy_rc_str(rc));
+        (void)sy_cache_delete(ctx->cache, key);
+        return SY_ERR_NOT_FOUND;
+    }
+    return SY_OK;
+}
+
+static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, const sy_token_t *tok,
+                  long ttl)
+{
+    char *hex = NULL;
+
+    if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
+                         tok->json_len, &hex) != SY_OK)
+        return;
+    if (sy_cache_set(ctx->cache, key, hex, (int64_t)ttl * 1000) != SY_OK)
+        sy_log_info(NULL, "credential cache: could not store an entry");
+    free(hex);
+}
+
+sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, bool refresh,
+                           sy_credentials_t *out, sy_http_resp_t *ts_resp)
+{
+    const sy_settings_t *s = ctx->settings;
+    sy_cache_lock_t *lock = NULL;
+    bool use_cache = ctx->cache != NULL;
+    char *key;
+    long request_ttl, cache_ttl;
+    int lock_ms;
+    sy_rc_t rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(ts_resp, 0, sizeof(*ts_resp));
+    ts_resp->body = (char *)"";
+    if (s->cache_hmac_secret == NULL || s->cache_hmac_secret[0] == '\0') {
+        ts_resp->rc = SY_ERR_CONFIG;
+        return SY_ERR_CONFIG;
+    }
+    key = sy_palloc(pool, SY_CREDENTIALS_KEY_LEN + 1);
+    sy_credentials_cache_key(s->cache_hmac_secret, auth, key);
+    out->cache_key = key;
+
+    if (use_cache && !refresh) {
+        rc = lookup(ctx, pool, auth, key, &out->token);
+        if (rc == SY_OK) {
+            out->from_cache = true;
+            sy_statsd_incr("cache.hit");
+            return SY_OK;
+        }
+        sy_statsd_incr("cache.miss");
+        if (rc == SY_ERR_DB)
+            use_cache = false; /* PostgreSQL down: straight to the tokenserver */
+    }
+
+    if (use_cache) {
+        /* Single flight: whoever holds the lock is fetching this very
+         * credential; wait for it (a little longer than its tokenserver call
+         * may take), then look again. */
+        lock_ms = (int)(s->token_server_timeout_seconds * 1000.0) + 1000;
+        if (sy_cache_lock(ctx->cache, key, lock_ms, &lock) == SY_OK) {
+            rc = lookup(ctx, pool, auth, key, &out->token);
+            if (rc == SY_OK) {
+                sy_cache_unlock(ctx->cache, lock);
+                out->from_cache = true;
+                sy_statsd_incr("cache.hit");
+                return SY_OK;
+            }
+            if (rc == SY_ERR_DB)
+                use_cache = false;
+        } else {
+            lock = NULL;
+        }
+    }
+
+    request_ttl = sy_credentials_request_ttl(s->cache_credentials_ttl_seconds,
+                                             sy_credentials_expiry_ms(auth), sy_ts_now_ms());
+    /* An expired credential is still sent: the tokenserver's 401 is the
+     * answer the client needs. No duration is asked for then. */
+    rc = sy_tokenserver_fetch(ctx, pool, auth, request_ttl > 0 ? request_ttl : 0, &out->token,
+                              ts_resp);
+    if (rc == SY_OK && use_cache) {
+        cache_ttl = sy_credentials_cache_ttl(request_ttl, out->token.duration,
+                                             s->cache_credentials_safety_margin_seconds);
+        if (cache_ttl > 0)
+            store(ctx, auth, key, &out->token, cache_ttl);
+    }
+    if (lock != NULL)
+        sy_cache_unlock(ctx->cache, lock);
+    return rc;
+}
+
+void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
+{
+    if (ctx->cache == NULL || creds == NULL || creds->cache_key == NULL)
+        return;
+    if (sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
+        sy_log_info(NULL, "credential cache: could not evict an entry");
+}

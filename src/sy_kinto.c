@@ -1,0 +1,813 @@
+/* Kinto <-> Sync mapping: the rules of docs/api.md in one module.
+ *
+ * Why lists are written straight into the body buffer: a 5,000-record
+ * history is about 3 MB of JSON. Building one json-c object per record and
+ * then serialising the whole tree would hold the data three times (Sync's
+ * parsed answer, the new tree, its text); writing each record as it is read
+ * holds it twice and does one pass.
+ *
+ * Why timestamps go through text: Sync writes "1441868927.07"; as a double
+ * that is ...0.0699999, and the integer ms a client compares ETags with must
+ * be exact. json-c keeps the text of every number it parses, so the value
+ * is read from that text (sy_ts_parse_sync). */
+#include "syncto/sy_kinto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "syncto/sy_http.h"
+#include "syncto/sy_request.h"
+#include "syncto/sy_response.h"
+#include "syncto/sy_ts.h"
+
+/* ---- names ----------------------------------------------------------- */
+
+bool sy_kinto_valid_collection(const char *name)
+{
+    size_t n = 0;
+
+    if (name == NULL)
+        return false;
+    for (const char *p = name; *p != '\0'; p++, n++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return n >= 1 && n <= 32;
+}
+
+bool sy_kinto_valid_record_id(const char *id)
+{
+    size_t n = 0;
+
+    if (id == NULL)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++, n++) {
+        if (*p < 0x20 || *p > 0x7e)
+            return false;
+    }
+    return n >= 1 && n <= 64;
+}
+
+/* ---- JSON writing ---------------------------------------------------- */
+
+sy_rc_t sy_kinto_write_string(sy_buf_t *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start = 0;
+    sy_rc_t rc;
+
+    rc = sy_buf_append(out, "\"", 1);
+    for (i = 0; rc == SY_OK && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        size_t elen = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+            break;
+        }
+        if (i > start)
+            rc = sy_buf_append(out, s + start, i - start);
+        if (rc == SY_OK)
+            rc = sy_buf_append(out, esc, elen);
+        start = i + 1;
+    }
+    if (rc == SY_OK && n > start)
+        rc = sy_buf_append(out, s + start, n - start);
+    if (rc == SY_OK)
+        rc = sy_buf_append(out, "\"", 1);
+    return rc;
+}
+
+/* Appends any JSON value as json-c serialises it. */
+static sy_rc_t write_value(sy_buf_t *out, json_object *v)
+{
+    size_t len = 0;
+    const char *s;
+
+    if (json_object_is_type(v, json_type_string))
+        return sy_kinto_write_string(out, json_object_get_string(v),
+                                     (size_t)json_object_get_string_len(v));
+    s = json_object_to_json_string_length(v, SY_JSON_FLAGS, &len);
+    if (s == NULL)
+        abort(); /* json-c only fails to allocate */
+    return sy_buf_append(out, s, len);
+}
+
+bool sy_kinto_bso_modified(json_object *v, int64_t *ms)
+{
+    if (v == NULL ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+        return false;
+    /* For a parsed number, json-c returns the text it read. */
+    return sy_ts_parse_sync(json_object_get_string(v), ms);
+}
+
+/* Record fields of a BSO, NULL when absent or null. */
+typedef struct {
+    json_object *id, *payload, *sortindex, *ttl;
+    int64_t modified;
+} bso_fields_t;
+
+static bool bso_read(json_object *bso, unsigned fields, bso_fields_t *f)
+{
+    json_object *v;
+
+    memset(f, 0, sizeof(*f));
+    if (!json_object_is_type(bso, json_type_object) ||
+        !json_object_object_get_ex(bso, "id", &f->id) ||
+        !json_object_is_type(f->id, json_type_string))
+        return false;
+    if (!json_object_object_get_ex(bso, "modified", &v) || !sy_kinto_bso_modified(v, &f->modified))
+        f->modified = 0;
+    if ((fields & SY_KINTO_F_PAYLOAD) && json_object_object_get_ex(bso, "payload", &v) && v != NULL)
+        f->payload = v;
+    if ((fields & SY_KINTO_F_SORTINDEX) && json_object_object_get_ex(bso, "sortindex", &v) &&
+        v != NULL)
+        f->sortindex = v;
+    if ((fields & SY_KINTO_F_TTL) && json_object_object_get_ex(bso, "ttl", &v) && v != NULL)
+        f->ttl = v;
+    return true;
+}
+
+sy_rc_t sy_kinto_write_record(sy_buf_t *out, json_object *bso, unsigned fields)
+{
+    bso_fields_t f;
+    char num[32];
+    size_t mark = out->len;
+    sy_rc_t rc;
+
+    if (!bso_read(bso, fields, &f))
+        return SY_ERR_INVALID;
+    rc = sy_buf_append(out, "{\"id\":", 6);
+    if (rc == SY_OK)
+        rc = write_value(out, f.id);
+    if (rc == SY_OK) {
+        int n = snprintf(num, sizeof(num), ",\"last_modified\":%lld", (long long)f.modified);
+        rc = sy_buf_append(out, num, (size_t)n);
+    }
+    if (rc == SY_OK && f.payload != NULL) {
+        rc = sy_buf_append(out, ",\"payload\":", 11);
+        if (rc == SY_OK)
+            rc = write_value(out, f.payload);
+    }
+    if (rc == SY_OK && f.sortindex != NULL) {
+        rc = sy_buf_append(out, ",\"sortindex\":", 13);
+        if (rc == SY_OK)
+            rc = write_value(out, f.sortindex);
+    }
+    if (rc == SY_OK && f.ttl != NULL) {
+        rc = sy_buf_append(out, ",\"ttl\":", 7);
+        if (rc == SY_OK)
+            rc = write_value(out, f.ttl);
+    }
+    if (rc == SY_OK)
+        rc = sy_buf_append(out, "}", 1);
+    if (rc != SY_OK) {
+        out->len = mark;
+        if (out->data != NULL)
+            out->data[mark] = '\0';
+    }
+    return rc;
+}
+
+static json_object *must(json_object *o)
+{
+    if (o == NULL)
+        abort(); /* json-c only fails to allocate */
+    return o;
+}
+
+json_object *sy_kinto_record_new(json_object *bso, unsigned fields)
+{
+    bso_fields_t f;
+    json_object *r;
+
+    if (!bso_read(bso, fields, &f))
+        return NULL;
+    r = must(json_object_new_object());
+    json_object_object_add(r, "id", json_object_get(f.id));
+    json_object_object_add(r, "last_modified", must(json_object_new_int64(f.modified)));
+    if (f.payload != NULL)
+        json_object_object_add(r, "payload", json_object_get(f.payload));
+    if (f.sortindex != NULL)
+        json_object_object_add(r, "sortindex", json_object_get(f.sortindex));
+    if (f.ttl != NULL)
+        json_object_object_add(r, "ttl", json_object_get(f.ttl));
+    return r;
+}
+
+/* ---- list parameters ------------------------------------------------- */
+
+static void invalid(sy_kinto_invalid_t *err, const char *location, const char *name,
+                    const char *description)
+{
+    if (err == NULL)
+        return;
+    err->location = location;
+    err->name = name;
+    err->description = description;
+}
+
+/* Splits a comma list into trimmed, non-empty pool strings appended to
+ * (*items, *n) (capacity *cap grows in the pool). Duplicates are dropped. */
+static void split_list(sy_pool_t *pool, const char *s, const char ***items, size_t *n, size_t *cap)
+{
+    const char *p = s;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *a = p, *b = p + len;
+        bool dup = false;
+
+        p = *b == ',' ? b + 1 : b;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (a == b)
+            continue;
+        for (size_t i = 0; i < *n && !dup; i++)
+            dup = strlen((*items)[i]) == (size_t)(b - a) && memcmp((*items)[i], a, (size_t)(b - a)) == 0;
+        if (dup)
+            continue;
+        if (*n == *cap) {
+            size_t ncap = *cap == 0 ? 8 : *cap * 2;
+            const char **nitems = sy_palloc(pool, ncap * sizeof(*nitems));
+            if (*n > 0)
+                memcpy(nitems, *items, *n * sizeof(*nitems));
+            *items = nitems;
+            *cap = ncap;
+        }
+        (*items)[(*n)++] = sy_pstrndup(pool, a, (size_t)(b - a));
+    }
+}
+
+static const char SORT_MESSAGE[] = "_sort should be one of ('-last_modified', 'newest', "
+                                   "'-sortindex', 'index', 'last_modified', 'oldest')";
+
+static const char *sync_sort(const char *v)
+{
+    static const struct {
+        const char *kinto, *sync;
+    } sorts[] = {
+        {"-last_modified", "newest"}, {"newest", "newest"},     {"-sortindex", "index"},
+        {"index", "index"},           {"last_modified", "oldest"}, {"oldest", "oldest"},
+    };
+    for (size_t i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
+        if (strcmp(v, sorts[i].kinto) == 0)
+            return sorts[i].sync;
+    return NULL;
+}
+
+/* _limit: a positive decimal integer; values above Sync's own ceiling are
+ * brought down to it rather than refused (Kinto caps large limits too). */
+static const char *parse_limit(sy_pool_t *pool, const char *v)
+{
+    long long n = 0;
+
+    if (*v == '\0')
+        return NULL;
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return NULL;
+        if (n <= SY_KINTO_SORTINDEX_MAX)
+            n = n * 10 + (*p - '0');
+    }
+    if (n <= 0)
+        return NULL;
+    if (n > SY_KINTO_SORTINDEX_MAX)
+        n = SY_KINTO_SORTINDEX_MAX;
+    return sy_psprintf(pool, "%lld", n);
+}
+
+static unsigned parse_fields(sy_pool_t *pool, const char *v, unsigned fields)
+{
+    const char **items = NULL;
+    size_t n = 0, cap = 0;
+
+    split_list(pool, v, &items, &n, &cap);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(items[i], "payload") == 0)
+            fields |= SY_KINTO_F_PAYLOAD;
+        else if (strcmp(items[i], "sortindex") == 0)
+            fields |= SY_KINTO_F_SORTINDEX;
+        else if (strcmp(items[i], "ttl") == 0)
+            fields |= SY_KINTO_F_TTL;
+    }
+    return fields;
+}
+
+sy_rc_t sy_kinto_list_parse(sy_pool_t *pool, const sy_kvlist_t *query, sy_kinto_list_t *out,
+                            sy_kinto_invalid_t *err)
+{
+    const char **ids = NULL, **exclude = NULL;
+    size_t nids = 0, idscap = 0, nexclude = 0, excap = 0;
+    bool has_fields = false;
+    unsigned fields = 0;
+
+    memset(out, 0, sizeof(*out));
+    sy_sync_query_init(&out->q);
+    out->fields = SY_KINTO_F_ALL;
+    for (size_t i = 0; i < query->n; i++) {
+        const char *k = query->items[i].name, *v = query->items[i].value;
+        int64_t ms;
+
+        if (strcmp(k, "_since") == 0) {
+            if (!sy_ts_parse_ms(v, true, &ms)) {
+                invalid(err, "querystring", "_since", "_since should be a number.");
+                return SY_ERR_INVALID;
+            }
+            out->has_since = true;
+            out->since_ms = ms;
+            out->q.newer_ms = ms;
+        } else if (strcmp(k, "_before") == 0) {
+            if (!sy_ts_parse_ms(v, true, &ms)) {
+                invalid(err, "querystring", "_before", "_before should be a number.");
+                return SY_ERR_INVALID;
+            }
+            out->q.older_ms = ms;
+        } else if (strcmp(k, "_sort") == 0) {
+            out->q.sort = sync_sort(v);
+            if (out->q.sort == NULL) {
+                invalid(err, "querystring", "_sort", SORT_MESSAGE);
+                return SY_ERR_INVALID;
+            }
+        } else if (strcmp(k, "_limit") == 0) {
+            out->q.limit = parse_limit(pool, v);
+            if (out->q.limit == NULL) {
+                invalid(err, "querystring", "_limit", "_limit should be a positive integer.");
+                return SY_ERR_INVALID;
+            }
+            out->has_limit = true;
+        } else if (strcmp(k, "_token") == 0) {
+            out->q.offset = v[0] != '\0' ? v : NULL;
+        } else if (strcmp(k, "in_ids") == 0 || strcmp(k, "in_id") == 0) {
+            split_list(pool, v, &ids, &nids, &idscap);
+            if (nids > SY_KINTO_MAX_IDS) {
+                invalid(err, "querystring", k,
+                        strcmp(k, "in_ids") == 0 ? "in_ids should list at most 100 ids."
+                                                 : "in_id should list at most 100 ids.");
+                return SY_ERR_INVALID;
+            }
+        } else if (strcmp(k, "exclude_id") == 0) {
+            split_list(pool, v, &exclude, &nexclude, &excap);
+        } else if (strcmp(k, "_fields") == 0) {
+            has_fields = true;
+            fields = parse_fields(pool, v, fields);
+        }
+        /* _expected (a cache buster) and unknown parameters: ignored. */
+    }
+    for (size_t i = 0; i < nids; i++) {
+        if (!sy_kinto_valid_record_id(ids[i])) {
+            invalid(err, "querystring", "in_ids", "in_ids should list valid record ids.");
+            return SY_ERR_INVALID;
+        }
+    }
+    out->q.ids = ids;
+    out->q.nids = nids;
+    out->exclude = exclude;
+    out->nexclude = nexclude;
+    if (has_fields)
+        out->fields = fields;
+    return SY_OK;
+}
+
+unsigned sy_kinto_query_fields(sy_pool_t *pool, const sy_kvlist_t *query)
+{
+    bool has_fields = false;
+    unsigned fields = 0;
+
+    for (size_t i = 0; i < query->n; i++) {
+        if (strcmp(query->items[i].name, "_fields") == 0) {
+            has_fields = true;
+            fields = parse_fields(pool, query->items[i].value, fields);
+        }
+    }
+    return has_fields ? fields : SY_KINTO_F_ALL;
+}
+
+bool sy_kinto_list_excluded(const sy_kinto_list_t *p, const char *id)
+{
+    for (size_t i = 0; i < p->nexclude; i++)
+        if (strcmp(p->exclude[i], id) == 0)
+            return true;
+    return false;
+}
+
+sy_rc_t sy_kinto_write_list(sy_buf_t *out, json_object *bsos, const sy_kinto_list_t *p,
+                            size_t *count)
+{
+    size_t n = 0, len = 0;
+    sy_rc_t rc;
+
+    *count = 0;
+    if (bsos != NULL && !json_object_is_type(bsos, json_type_array))
+        return SY_ERR_INVALID;
+    if (bsos != NULL)
+        len = json_object_array_length(bsos);
+    rc = sy_buf_append(out, "{\"data\":[", 9);
+    for (size_t i = 0; rc == SY_OK && i < len; i++) {
+        json_object *bso = json_object_array_get_idx(bsos, i), *id;
+        size_t mark = out->len;
+
+        if (p->nexclude > 0 && json_object_object_get_ex(bso, "id", &id) &&
+            json_object_is_type(id, json_type_string) &&
+            sy_kinto_list_excluded(p, json_object_get_string(id)))
+            continue;
+        if (n > 0)
+            rc = sy_buf_append(out, ",", 1);
+        if (rc == SY_OK)
+            rc = sy_kinto_write_record(out, bso, p->fields);
+        if (rc == SY_ERR_INVALID) {
+            /* not a BSO (Sync answered ids only?): skip it */
+            out->len = mark;
+            out->data[mark] = '\0';
+            rc = SY_OK;
+            continue;
+        }
+        n++;
+    }
+    if (rc == SY_OK)
+        rc = sy_buf_append(out, "]}", 2);
+    *count = n;
+    return rc;
+}
+
+int64_t sy_kinto_list_etag(const sy_kinto_list_t *p, int64_t collection_ms, size_t nsync)
+{
+    if (p->has_since && nsync == 0)
+        return p->since_ms;
+    return collection_ms == SY_SYNC_NO_TS ? 0 : collection_ms;
+}
+
+/* Decoded name of a raw "name=value" query parameter is "_token"? */
+static bool is_token_param(sy_pool_t *pool, const char *p, size_t n)
+{
+    size_t nlen = strcspn(p, "=");
+    char *name;
+
+    if (nlen > n)
+        nlen = n;
+    if (nlen > 32)
+        return false;
+    name = sy_url_decode(pool, p, nlen, true);
+    return name != NULL && strcmp(name, "_token") == 0;
+}
+
+char *sy_kinto_next_page_query(sy_pool_t *pool, const char *raw_query, const char *token)
+{
+    const char *q = raw_query != NULL ? raw_query : "";
+    const char *tok = sy_http_query_escape(pool, token != NULL ? token : "");
+    size_t qlen = strlen(q), o = 0;
+    char *out = sy_palloc(pool, qlen + strlen(tok) + 16);
+
+    while (*q != '\0') {
+        size_t n = strcspn(q, "&");
+
+        if (n > 0 && !is_token_param(pool, q, n)) {
+            if (o > 0)
+                out[o++] = '&';
+            memcpy(out + o, q, n);
+            o += n;
+        }
+        q += n;
+        if (*q == '&')
+            q++;
+    }
+    if (o > 0)
+        out[o++] = '&';
+    memcpy(out + o, "_token=", 7);
+    o += 7;
+    memcpy(out + o, tok, strlen(tok) + 1);
+    return out;
+}
+
+/* ---- preconditions --------------------------------------------------- */
+
+/* "\"<digits>\"" exactly (surrounding spaces allowed). */
+static bool parse_quoted_ms(const char *v, int64_t *ms)
+{
+    size_t n;
+    char buf[32];
+
+    while (*v == ' ' || *v == '\t')
+        v++;
+    n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n < 3 || n >= sizeof(buf) || v[0] != '"' || v[n - 1] != '"')
+        return false;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return sy_ts_parse_ms(buf, true, ms);
+}
+
+static bool is_star(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v != '*')
+        return false;
+    v++;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v == '\0';
+}
+
+sy_rc_t sy_kinto_precond_parse(const char *if_match, const char *if_none_match,
+                               sy_kinto_precond_t *out, sy_kinto_invalid_t *err)
+{
+    out->if_match_ms = SY_SYNC_NO_TS;
+    out->if_none_match_ms = SY_SYNC_NO_TS;
+    out->if_none_match_any = false;
+    if (if_match != NULL && !parse_quoted_ms(if_match, &out->if_match_ms)) {
+        invalid(err, "headers", NULL, "Invalid value for If-Match");
+        return SY_ERR_INVALID;
+    }
+    if (if_none_match != NULL) {
+        if (is_star(if_none_match)) {
+            out->if_none_match_any = true;
+        } else if (!parse_quoted_ms(if_none_match, &out->if_none_match_ms)) {
+            invalid(err, "headers", NULL, "Invalid value for If-None-Match");
+            return SY_ERR_INVALID;
+        }
+    }
+    return SY_OK;
+}
+
+void sy_kinto_precond_apply(const sy_kinto_precond_t *p, sy_sync_op_t *op)
+{
+    if (p->if_none_match_any)
+        op->if_unmodified_since_ms = 0;
+    else if (p->if_match_ms != SY_SYNC_NO_TS)
+        op->if_unmodified_since_ms = p->if_match_ms;
+    if (p->if_none_match_ms != SY_SYNC_NO_TS)
+        op->if_modified_since_ms = p->if_none_match_ms;
+}
+
+bool sy_kinto_precond_none(const sy_kinto_precond_t *p)
+{
+    return p->if_match_ms == SY_SYNC_NO_TS && p->if_none_match_ms == SY_SYNC_NO_TS &&
+           !p->if_none_match_any;
+}
+
+/* ---- PUT ------------------------------------------------------------- */
+
+static void json_put_cleanup(void *data)
+{
+    json_object_put(data);
+}
+
+/* Parses the whole text as one JSON value; NULL when it is not. The object
+ * is released with the pool. */
+static json_object *parse_strict(sy_pool_t *pool, const char *body, size_t len)
+{
+    json_tokener *tok;
+    json_object *o;
+    size_t end;
+
+    if (body == NULL || len == 0 || len > (size_t)INT32_MAX - 1)
+        return NULL;
+    tok = json_tokener_new();
+    if (tok == NULL)
+        abort();
+    o = json_tokener_parse_ex(tok, body, (int)len);
+    if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+        o = json_tokener_parse_ex(tok, "", 1); /* a bare number ends here */
+    end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (o == NULL)
+        return NULL;
+    sy_pool_cleanup_add(pool, json_put_cleanup, o);
+    while (end < len && (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' ||
+                         body[end] == '\n'))
+        end++;
+    return end == len ? o : NULL;
+}
+
+/* An integer within [lo, hi]: a json-c int (a double such as 1.0 is not). */
+static bool int_in(json_object *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t n;
+
+    if (!json_object_is_type(v, json_type_int))
+        return false;
+    errno = 0;
+    n = json_object_get_int64(v);
+    if (errno != 0 || n < lo || n > hi)
+        return false;
+    /* json-c clamps out-of-range literals to INT64 bounds; the range check
+     * above already refuses those. */
+    *out = n;
+    return true;
+}
+
+sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kinto_put_t *out,
+                           sy_kinto_invalid_t *err)
+{
+    json_object *root = parse_strict(pool, body, len), *data = NULL, *v, *bso;
+    size_t blen = 0;
+    const char *text;
+
+    memset(out, 0, sizeof(*out));
+    if (root == NULL) {
+        invalid(err, "body", NULL, "Invalid JSON");
+        return SY_ERR_INVALID;
+    }
+    if (!json_object_is_type(root, json_type_object)) {
+        invalid(err, "body", NULL, "Should be an object");
+        return SY_ERR_INVALID;
+    }
+    if (!json_object_object_get_ex(root, "data", &data)) {
+        invalid(err, "body", "data", "Required");
+        return SY_ERR_INVALID;
+    }
+    {
+        json_object_object_foreach(root, key, val) {
+            if (strcmp(key, "permissions") == 0) {
+                if (val != NULL && !json_object_is_type(val, json_type_object)) {
+                    invalid(err, "body", "permissions", "permissions should be an object");
+                    return SY_ERR_INVALID;
+                }
+            } else if (strcmp(key, "data") != 0) {
+                invalid(err, "body", sy_pstrdup(pool, key), "Unrecognized key");
+                return SY_ERR_INVALID;
+            }
+        }
+    }
+    if (!json_object_is_type(data, json_type_object)) {
+        invalid(err, "body", "data", "data should be an object");
+        return SY_ERR_INVALID;
+    }
+    if (json_object_object_get_ex(data, "payload", &v) && v != NULL) {
+        if (!json_object_is_type(v, json_type_string)) {
+            invalid(err, "body", "data.payload", "data.payload should be a string");
+            return SY_ERR_INVALID;
+        }
+        out->has_payload = true;
+        out->payload_len = (size_t)json_object_get_string_len(v);
+        out->payload = sy_pstrndup(pool, json_object_get_string(v), out->payload_len);
+    }
+    if (json_object_object_get_ex(data, "sortindex", &v) && v != NULL) {
+        if (!int_in(v, -SY_KINTO_SORTINDEX_MAX, SY_KINTO_SORTINDEX_MAX, &out->sortindex)) {
+            invalid(err, "body", "data.sortindex",
+                    "data.sortindex should be an integer between -999999999 and 999999999");
+            return SY_ERR_INVALID;
+        }
+        out->has_sortindex = true;
+    }
+    if (json_object_object_get_ex(data, "ttl", &v) && v != NULL) {
+        if (!int_in(v, 0, SY_KINTO_TTL_MAX, &out->ttl)) {
+            invalid(err, "body", "data.ttl",
+                    "data.ttl should be an integer between 0 and 999999999");
+            return SY_ERR_INVALID;
+        }
+        out->has_ttl = true;
+    }
+    /* What Sync gets: only the three fields it stores. */
+    bso = must(json_object_new_object());
+    if (out->has_payload)
+        json_object_object_add(bso, "payload",
+                               must(json_object_new_string_len(out->payload, (int)out->payload_len)));
+    if (out->has_sortindex)
+        json_object_object_add(bso, "sortindex", must(json_object_new_int64(out->sortindex)));
+    if (out->has_ttl)
+        json_object_object_add(bso, "ttl", must(json_object_new_int64(out->ttl)));
+    text = json_object_to_json_string_length(bso, SY_JSON_FLAGS, &blen);
+    if (text == NULL)
+        abort();
+    out->bso = sy_pstrndup(pool, text, blen);
+    out->bso_len = blen;
+    json_object_put(bso);
+    return SY_OK;
+}
+
+bool sy_kinto_put_needs_fetch(const sy_kinto_put_t *p, const sy_kinto_precond_t *pre)
+{
+    if (pre != NULL && pre->if_none_match_any)
+        return false; /* it could only create: nothing older to keep */
+    return !p->has_payload || !p->has_sortindex;
+}
+
+json_object *sy_kinto_put_record(const char *id, const sy_kinto_put_t *p, int64_t last_modified_ms)
+{
+    json_object *r = must(json_object_new_object());
+
+    json_object_object_add(r, "id", must(json_object_new_string(id)));
+    json_object_object_add(r, "last_modified", must(json_object_new_int64(last_modified_ms)));
+    if (p->has_payload)
+        json_object_object_add(r, "payload",
+                               must(json_object_new_string_len(p->payload, (int)p->payload_len)));
+    if (p->has_sortindex)
+        json_object_object_add(r, "sortindex", must(json_object_new_int64(p->sortindex)));
+    if (p->has_ttl)
+        json_object_object_add(r, "ttl", must(json_object_new_int64(p->ttl)));
+    return r;
+}
+
+json_object *sy_kinto_deleted_record(const char *id, int64_t last_modified_ms)
+{
+    json_object *r = must(json_object_new_object());
+
+    json_object_object_add(r, "id", must(json_object_new_string(id)));
+    json_object_object_add(r, "last_modified", must(json_object_new_int64(last_modified_ms)));
+    json_object_object_add(r, "deleted", must(json_object_new_boolean(1)));
+    return r;
+}
+
+/* ---- collections ----------------------------------------------------- */
+
+int64_t sy_kinto_info_collection(json_object *info, const char *cid)
+{
+    char lower[64];
+    size_t n = strlen(cid);
+    json_object *v;
+    int64_t ms;
+
+    if (!json_object_is_type(info, json_type_object) || n >= sizeof(lower))
+        return 0;
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (cid[i] >= 'A' && cid[i] <= 'Z') ? (char)(cid[i] - 'A' + 'a') : cid[i];
+    if (!json_object_object_get_ex(info, lower, &v) || !sy_kinto_bso_modified(v, &ms))
+        return 0;
+    return ms;
+}
+
+int64_t sy_kinto_info_max(json_object *info)
+{
+    int64_t max = 0, ms;
+
+    if (!json_object_is_type(info, json_type_object))
+        return 0;
+    json_object_object_foreach(info, key, val) {
+        (void)key;
+        if (sy_kinto_bso_modified(val, &ms) && ms > max)
+            max = ms;
+    }
+    return max;
+}
+
+typedef struct {
+    const char *name;
+    int64_t ms;
+} coll_ts_t;
+
+static int newest_first(const void *a, const void *b)
+{
+    const coll_ts_t *x = a, *y = b;
+
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+json_object *sy_kinto_info_list(json_object *info)
+{
+    json_object *arr = must(json_object_new_array());
+    coll_ts_t *items;
+    size_t n = 0, cap;
+    int64_t ms;
+
+    if (!json_object_is_type(info, json_type_object))
+        return arr;
+    cap = (size_t)json_object_object_length(info);
+    if (cap == 0)
+        return arr;
+    items = calloc(cap, sizeof(*items));
+    if (items == NULL)
+        abort();
+    json_object_object_foreach(info, key, val) {
+        if (n < cap && sy_kinto_bso_modified(val, &ms)) {
+            items[n].name = key;
+            items[n].ms = ms;
+            n++;
+        }
+    }
+    qsort(items, n, sizeof(*items), newest_first);
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = must(json_object_new_object());
+        json_object_object_add(c, "id", must(json_object_new_string(items[i].name)));
+        json_object_object_add(c, "last_modified", must(json_object_new_int64(items[i].ms)));
+        json_object_array_add(arr, c);
+    }
+    free(items);
+    return arr;
+}

@@ -1,0 +1,346 @@
+'use strict';
+// The whole Syncto stack for integration tests, on 127.0.0.1 and free ports,
+// in a private temporary directory:
+//
+//   PostgreSQL (one cluster per test file, one database per stack)
+//   the test Sync server (tests/syncserver)
+//   syncto-migrate, then syncto on a unix socket
+//   nginx from nginx/*.conf.in
+//
+//   const { startStack } = require('../lib/stack');
+//   const stack = await startStack({ env: { SYNCTO_RECORD_TABS_PUT_ENABLED: 'true' } });
+//   const res = await fetch(`${stack.v1}/`);
+//   await stack.stop();
+//
+// The build directory is $SYNCTO_BUILD_DIR (default: build). Set
+// SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { ROOT, Proc, freePort, waitFor, canConnect, serviceUser } = require('./proc');
+const { startCluster } = require('./pg');
+const { startNginx } = require('./nginx');
+
+const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
+const DEFAULT_INI = path.join(ROOT, 'etc', 'syncto.ini');
+const SYNCSERVER = path.join(ROOT, 'tests', 'syncserver', 'server.js');
+
+// The server's own defaults for the settings nginx must agree with.
+const DEFAULTS = {
+  'syncto.max_request_body_bytes': '4194304',
+  'syncto.retry_after_seconds': '30',
+};
+
+/** Value of `key` in an INI file as syncto reads it (any section, last wins). */
+function iniSetting(file, key) {
+  let value;
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line[0] === '#' || line[0] === ';' || line[0] === '[') continue;
+    const eq = line.indexOf('=');
+    if (eq < 0 || line.slice(0, eq).trim().toLowerCase() !== key) continue;
+    value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && value[0] === '"' && value.endsWith('"')) value = value.slice(1, -1);
+  }
+  return value;
+}
+
+/** syncto.rate_limit -> SYNCTO_RATE_LIMIT */
+const envName = (key) => key.toUpperCase().replace(/\./g, '_');
+
+/** Effective setting for syncto started with `env` and `ini`. */
+function setting(env, ini, key) {
+  const v = env[envName(key)];
+  if (v !== undefined && v !== '') return v;
+  return iniSetting(ini, key) ?? DEFAULTS[key];
+}
+
+// One PostgreSQL cluster per test process (each test file runs in its own).
+let clusterPromise = null;
+let clusterDir = null;
+let dbCounter = 0;
+
+function sharedCluster() {
+  if (!clusterPromise) {
+    clusterDir = makeTempDir('syncto-pg-');
+    clusterPromise = startCluster(clusterDir);
+    clusterPromise.catch(() => {});
+  }
+  return clusterPromise;
+}
+
+const tempDirs = new Set();
+function makeTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755); // the service account traverses it (socket, data)
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDir(dir) {
+  tempDirs.delete(dir);
+  if (process.env.SYNCTO_TEST_KEEP) {
+    process.stderr.write(`stack: kept ${dir}\n`);
+    return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+}
+
+process.on('exit', () => {
+  // Proc's exit hook has signalled the processes; their files go too.
+  for (const dir of [...tempDirs]) {
+    try {
+      removeTempDir(dir);
+    } catch {
+      // best effort: a process may still be writing there
+    }
+  }
+});
+
+function runToEnd(cmd, args, { env, log }) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      fs.appendFileSync(log, stdout + stderr);
+      if (err) reject(new Error(`${path.basename(cmd)} failed (${err.code ?? err.signal}):\n${stderr}${stdout}`));
+      else resolve();
+    });
+  });
+}
+
+/** Picks the tokenserver base URL out of the Sync server's ready line. */
+function tokenServerUrl(info, port) {
+  for (const k of ['token_server_url', 'tokenServerUrl', 'tokenserver_url', 'tokenserverUrl', 'tokenserver',
+    'tokenServer', 'token']) {
+    if (typeof info[k] === 'string') return info[k];
+  }
+  for (const [k, v] of Object.entries(info)) {
+    if (/token/i.test(k) && typeof v === 'string' && /^https?:/.test(v)) return v;
+  }
+  return `http://127.0.0.1:${port}/token/`;
+}
+
+async function startSyncServer(dir, args) {
+  const port = await freePort();
+  const proc = new Proc('syncserver', process.execPath, [SYNCSERVER, '--port', String(port), ...args], {
+    log: path.join(dir, 'syncserver.out'), errLog: path.join(dir, 'syncserver.log'),
+  });
+  proc.start();
+  const line = await waitFor(() => {
+    const out = proc.logText(0, proc.log);
+    for (const l of out.split('\n')) {
+      if (!l.trim().startsWith('{')) continue;
+      try {
+        return JSON.parse(l);
+      } catch {
+        // not complete yet
+      }
+    }
+    return null;
+  }, { timeout: 15000, what: 'syncserver ready line', fail: () => proc.deadReason() });
+  return {
+    proc,
+    port,
+    info: line,
+    url: typeof line.url === 'string' ? line.url : `http://127.0.0.1:${port}`,
+    tokenServerUrl: tokenServerUrl(line, port),
+    get pid() {
+      return proc.pid;
+    },
+    stop: () => proc.stop('SIGTERM'),
+  };
+}
+
+/**
+ * Starts the stack. Options:
+ *   env         extra SYNCTO_* settings for syncto (and syncto-migrate)
+ *   rateLimit   nginx requests/s per address (default: SYNCTO_RATE_LIMIT in
+ *               env, else 0 = off, so that tests are not throttled)
+ *   syncserver  false to skip the test Sync server; default: started when
+ *               tests/syncserver/server.js exists
+ *   syncserverArgs  extra command-line arguments for it
+ *   ini         settings file (default etc/syncto.ini)
+ *   build       build directory (default $SYNCTO_BUILD_DIR or build)
+ */
+async function startStack(opts = {}) {
+  const build = opts.build ? path.resolve(ROOT, opts.build) : BUILD;
+  const ini = opts.ini || DEFAULT_INI;
+  for (const bin of ['syncto', 'syncto-migrate']) {
+    if (!fs.existsSync(path.join(build, bin))) throw new Error(`${path.join(build, bin)} not found (run: make build)`);
+  }
+  const cluster = await sharedCluster();
+  const dir = makeTempDir('syncto-stack-');
+  const logFile = (name) => path.join(dir, `${name}.log`);
+  const db = `syncto_${process.pid}_${++dbCounter}`;
+  await cluster.createDb(db);
+
+  const procs = {};
+  const stack = {
+    dir,
+    build,
+    ini,
+    url: null,
+    v1: null,
+    sync: null,
+    pg: null,
+    stopped: false,
+  };
+
+  /**
+   * Tails of every process's log (syncto, nginx, syncserver, migrate,
+   * postgres) as one string, `lines` lines each.
+   */
+  stack.logs = (lines = 40) => {
+    const parts = [];
+    for (const name of ['syncto', 'nginx', 'migrate', 'syncserver']) {
+      const f = logFile(name);
+      if (!fs.existsSync(f)) continue;
+      const text = fs.readFileSync(f, 'utf8').split('\n').slice(-lines - 1).join('\n');
+      parts.push(`----- ${name} (${f}) -----\n${text}`);
+    }
+    parts.push(`----- postgres -----\n${cluster.proc.tail(lines)}`);
+    return parts.join('\n');
+  };
+
+
+  try {
+    // The test Sync server.
+    const wantSync = opts.syncserver ?? fs.existsSync(SYNCSERVER);
+    if (wantSync) {
+      stack.sync = await startSyncServer(dir, opts.syncserverArgs || []);
+      procs.syncserver = stack.sync.proc;
+    }
+
+    // syncto's environment: the caller's, minus any SYNCTO_* it had, plus
+    // what this stack needs, plus the test's overrides.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SYNCTO_')));
+    const socket = path.join(dir, 'syncto.sock');
+    const env = {
+      ...base,
+      SYNCTO_LISTEN: `unix:${socket}`,
+      SYNCTO_CACHE_URL: cluster.url(db),
+      SYNCTO_CACHE_HMAC_SECRET: crypto.randomBytes(32).toString('hex'),
+      SYNCTO_WORKERS: '2',
+      SYNCTO_THREADS: '8',
+      ...(stack.sync ? { SYNCTO_TOKEN_SERVER_URL: stack.sync.tokenServerUrl } : {}),
+      ...(opts.env || {}),
+    };
+    const rateLimit = Number(opts.rateLimit ?? env.SYNCTO_RATE_LIMIT ?? 0);
+    env.SYNCTO_RATE_LIMIT = String(rateLimit);
+    stack.env = env;
+
+    await runToEnd(path.join(build, 'syncto-migrate'), ['--ini', ini], { env, log: logFile('migrate') });
+
+    const startSyncto = async (extraEnv = {}) => {
+      const e = { ...stack.env, ...extraEnv };
+      stack.env = e;
+      fs.rmSync(socket, { force: true });
+      const p = new Proc('syncto', path.join(build, 'syncto'), ['--ini', ini], { env: e, log: logFile('syncto') });
+      const from = p.logOffset();
+      p.start();
+      procs.syncto = p;
+      await p.waitForLog('listening on', { from, timeout: 30000 });
+      await waitFor(() => canConnect(`unix:${socket}`), { timeout: 10000, what: 'syncto socket',
+        fail: () => p.deadReason() });
+      // nginx's workers run as the service account when we are root
+      if (serviceUser()) fs.chmodSync(socket, 0o666);
+      return p;
+    };
+    await startSyncto();
+
+    const port = await freePort();
+    procs.nginx = await startNginx(path.join(dir, 'nginx'), {
+      port,
+      fcgi: env.SYNCTO_LISTEN,
+      maxBody: setting(env, ini, 'syncto.max_request_body_bytes'),
+      retryAfter: setting(env, ini, 'syncto.retry_after_seconds'),
+      rate: rateLimit,
+      log: logFile('nginx'),
+    });
+    stack.url = `http://127.0.0.1:${port}`;
+    stack.v1 = `${stack.url}/v1`;
+    stack.port = port;
+
+    stack.pg = {
+      url: cluster.url(db),
+      database: db,
+      cluster,
+      /** Runs SQL in this stack's database; resolves to rows of the last statement. */
+      psql: (sql) => cluster.psql(sql, db),
+      /** Stops the whole cluster (fast shutdown), to simulate an outage. */
+      stop: () => cluster.stop(),
+      /** Starts it again on the same port. */
+      start: () => cluster.start(),
+      get running() {
+        return cluster.running;
+      },
+    };
+
+    Object.defineProperty(stack, 'synctoPid', { get: () => procs.syncto && procs.syncto.pid, enumerable: true });
+    Object.defineProperty(stack, 'syncoPid', { get: () => procs.syncto && procs.syncto.pid });
+    Object.defineProperty(stack, 'nginxPid', { get: () => procs.nginx && procs.nginx.pid, enumerable: true });
+    stack.procs = procs;
+
+    /** Sends a signal to syncto's master process. */
+    stack.signalSyncto = (sig) => procs.syncto.signal(sig);
+
+    /** Stops syncto gracefully (SIGTERM); nginx then answers 502. */
+    stack.stopSyncto = () => procs.syncto.stop('SIGTERM', 40000);
+
+    /** Starts syncto again (after stopSyncto), with `env` added to its settings. */
+    stack.startSyncto = (extraEnv) => startSyncto(extraEnv);
+
+    /** Stops syncto and starts it again with `env` added to its settings. */
+    stack.restartSyncto = async (extraEnv) => {
+      await procs.syncto.stop('SIGTERM', 40000);
+      return startSyncto(extraEnv);
+    };
+
+    /** Output of syncto since its start (or since `from`, a logOffset()). */
+    stack.synctoLog = (from = 0) => procs.syncto.logText(from);
+    stack.synctoLogOffset = () => procs.syncto.logOffset();
+
+    /** For afterEach((t) => stack.printLogsIfFailed(t)): prints logs() after a failed test. */
+    stack.printLogsIfFailed = (t) => {
+      if (t && t.passed === false) process.stderr.write(`\n${t.name} failed; logs:\n${stack.logs()}\n`);
+    };
+
+    /** Stops everything this stack started and removes its directory. */
+    stack.stop = async () => {
+      if (stack.stopped) return;
+      stack.stopped = true;
+      if (procs.nginx) await procs.nginx.stop('SIGTERM', 10000);
+      if (procs.syncto) await procs.syncto.stop('SIGTERM', 40000);
+      if (procs.syncserver) await procs.syncserver.stop('SIGTERM', 10000);
+      if (!cluster.running) await cluster.start().catch(() => {});
+      await cluster.psql(`DROP DATABASE IF EXISTS "${db}"`).catch(() => {});
+      removeTempDir(dir);
+    };
+  } catch (e) {
+    const logs = stack.logs();
+    for (const p of Object.values(procs)) await p.stop('SIGTERM', 5000).catch(() => {});
+    if (!process.env.SYNCTO_TEST_KEEP) removeTempDir(dir);
+    e.message += logs ? `\n${logs}` : `\n(stack files in ${dir})`;
+    throw e;
+  }
+  return stack;
+}
+
+/** Stops the shared PostgreSQL cluster of this test process (optional: it also stops at exit). */
+async function stopCluster() {
+  if (!clusterPromise) return;
+  const c = await clusterPromise.catch(() => null);
+  clusterPromise = null;
+  if (c) await c.stop();
+  if (clusterDir) removeTempDir(clusterDir);
+}
+
+module.exports = { startStack, stopCluster, iniSetting, setting };

@@ -1,0 +1,243 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "syncto/sy_log.h"
+
+/* stderr is redirected to a temporary file while a test logs. */
+static FILE *capture;
+static int saved_stderr = -1;
+
+static void capture_start(void)
+{
+    capture = tmpfile();
+    assert_non_null(capture);
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    assert_true(saved_stderr >= 0);
+    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+}
+
+/* Returns the captured lines (malloc'ed, NUL-terminated) and restores stderr. */
+static char *capture_end(void)
+{
+    long n;
+    char *text;
+
+    assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
+    close(saved_stderr);
+    n = ftell(capture);
+    assert_true(n >= 0);
+    text = calloc(1, (size_t)n + 1);
+    rewind(capture);
+    assert_int_equal(fread(text, 1, (size_t)n, capture), (size_t)n);
+    fclose(capture);
+    return text;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static json_object *field(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    assert_true(json_object_object_get_ex(o, key, &v));
+    return v;
+}
+
+static void init(const char *renderer, const char *level)
+{
+    sy_settings_t s;
+
+    memset(&s, 0, sizeof(s));
+    s.logging_renderer = (char *)renderer;
+    s.log_level = (char *)level;
+    sy_log_init(&s);
+}
+
+static void test_json_levels(void **state)
+{
+    static const struct {
+        const char *level;
+        size_t lines; /* of the 4 logged below */
+        int first_severity;
+    } cases[] = {
+        {"debug", 4, 7},
+        {"info", 3, 6},
+        {"warning", 2, 4},
+        {"error", 1, 3},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out, *nl;
+        json_object *o, *fields;
+
+        init("json", cases[i].level);
+        capture_start();
+        sy_log_debug("rid-1", "debug %d", 1);
+        sy_log_info("rid-1", "info %s", "two");
+        sy_log_warn(NULL, "warn");
+        sy_log_error("rid-1", "error");
+        out = capture_end();
+        assert_int_equal(count_lines(out), cases[i].lines);
+        nl = strchr(out, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        o = json_tokener_parse(out);
+        assert_non_null(o);
+        assert_int_equal(json_object_get_int(field(o, "Severity")), cases[i].first_severity);
+        assert_string_equal(json_object_get_string(field(o, "Type")), "syncto");
+        assert_string_equal(json_object_get_string(field(o, "Logger")), "syncto");
+        assert_int_equal(json_object_get_int(field(o, "Pid")), getpid());
+        assert_true(json_object_get_int64(field(o, "Timestamp")) > 1000000000000000000LL);
+        assert_true(json_object_get_string_len(field(o, "Hostname")) > 0);
+        fields = field(o, "Fields");
+        if (cases[i].first_severity != 4)
+            assert_string_equal(json_object_get_string(field(fields, "rid")), "rid-1");
+        json_object_put(o);
+        free(out);
+    }
+}
+
+static void test_json_escaping(void **state)
+{
+    static const char *const messages[] = {
+        "quote \" backslash \\ newline \n tab \t",
+        "control \x01\x1f del \x7f",
+        "utf8 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 ok",
+        "bad \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80",
+        "",
+    };
+
+    init("json", "info");
+    for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++) {
+        char *out;
+        json_object *o;
+        const char *msg;
+
+        capture_start();
+        sy_log_info("r\"id\n", "%s", messages[i]);
+        out = capture_end();
+        assert_int_equal(count_lines(out), 1);
+        o = json_tokener_parse(out);
+        assert_non_null(o);
+        msg = json_object_get_string(field(field(o, "Fields"), "msg"));
+        if (i != 3)
+            assert_string_equal(msg, messages[i]);
+        else
+            assert_non_null(strstr(msg, "\xef\xbf\xbd")); /* U+FFFD */
+        assert_string_equal(json_object_get_string(field(field(o, "Fields"), "rid")), "r\"id\n");
+        json_object_put(o);
+        free(out);
+    }
+}
+
+static void test_long_lines_stay_valid(void **state)
+{
+    char *big = malloc(20000);
+    char *out;
+    json_object *o;
+
+    memset(big, '"', 19999); /* every byte doubles when escaped */
+    big[19999] = '\0';
+    init("json", "info");
+    capture_start();
+    sy_log_info(big, "%s", big);
+    out = capture_end();
+    assert_int_equal(count_lines(out), 1);
+    o = json_tokener_parse(out);
+    assert_non_null(o);
+    assert_true(json_object_get_string_len(field(field(o, "Fields"), "msg")) > 1000);
+    json_object_put(o);
+    free(out);
+    free(big);
+}
+
+static void test_request_summary(void **state)
+{
+    sy_pool_t *pool = sy_pool_new(0);
+    sy_request_t req = {.pool = pool};
+    sy_response_t resp;
+    json_object *o, *f;
+    char *out;
+
+    req.request_id = "abc123";
+    req.method = SY_M_GET;
+    req.method_str = "GET";
+    assert_true(sy_request_set_path(&req, "/v1/buckets/b/collections/tabs/records"));
+    assert_true(sy_request_set_query(&req, "_token=secret-offset&_limit=2"));
+    req.route = "/v1/buckets/{}/collections/{}/records";
+    sy_kv_add(pool, &req.headers, "user-agent", "HTTPie/0.9.2");
+    sy_kv_add(pool, &req.headers, "authorization", "BrowserID very-secret");
+    sy_resp_init(&req, &resp);
+    sy_resp_error(&req, &resp, 401, 104, "Provide a BID assertion Authorization header.", NULL);
+
+    init("json", "info");
+    capture_start();
+    sy_log_request(&req, &resp, 12.6);
+    out = capture_end();
+    assert_null(strstr(out, "secret"));
+    o = json_tokener_parse(out);
+    assert_non_null(o);
+    assert_string_equal(json_object_get_string(field(o, "Type")), "syncto.request.summary");
+    assert_int_equal(json_object_get_int(field(o, "Severity")), 6);
+    f = field(o, "Fields");
+    assert_string_equal(json_object_get_string(field(f, "rid")), "abc123");
+    assert_string_equal(json_object_get_string(field(f, "method")), "GET");
+    assert_string_equal(json_object_get_string(field(f, "path")),
+                        "/v1/buckets/b/collections/tabs/records");
+    assert_int_equal(json_object_get_int(field(f, "code")), 401);
+    assert_int_equal(json_object_get_int(field(f, "errno")), 104);
+    assert_int_equal(json_object_get_int(field(f, "t")), 13);
+    assert_string_equal(json_object_get_string(field(f, "agent")), "HTTPie/0.9.2");
+    json_object_put(o);
+    free(out);
+
+    /* Filtered out below info. */
+    init("json", "warning");
+    capture_start();
+    sy_log_request(&req, &resp, 1.0);
+    out = capture_end();
+    assert_string_equal(out, "");
+    free(out);
+
+    /* Text renderer: one line, the request id in it, no raw control bytes. */
+    init("text", "info");
+    sy_kv_add(pool, &req.headers, "accept-language", "fr\r\nFAKE");
+    capture_start();
+    sy_log_request(&req, &resp, 1.0);
+    sy_log_warn("abc123", "upstream said %s", "x\ny");
+    out = capture_end();
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, "abc123"));
+    assert_non_null(strstr(out, "code=401"));
+    assert_non_null(strstr(out, "WARNING"));
+    assert_null(strstr(out, "\r"));
+    assert_null(strstr(out, "secret"));
+    free(out);
+    sy_pool_free(pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_levels),
+        cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_long_lines_stay_valid),
+        cmocka_unit_test(test_request_summary),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
