@@ -23,7 +23,7 @@ build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
 serve: build
-	@sh etc/dev/serve.sh
+	@SYNCTO_BUILD_DIR=$(BUILD) sh etc/dev/serve.sh
 
 # Unit tests: cmocka binaries, plain, then under ASan/UBSan, then valgrind.
 unit: build
@@ -38,10 +38,10 @@ valgrind: build
 # Integration and end-to-end tests: real nginx, PostgreSQL, syncto and the
 # test Sync server, driven over HTTP by node's test runner.
 integration: build
-	@sh tests/run-node.sh integration
+	@SYNCTO_BUILD_DIR=$(BUILD) sh tests/run-node.sh integration
 
 e2e: build
-	@sh tests/run-node.sh e2e
+	@SYNCTO_BUILD_DIR=$(BUILD) sh tests/run-node.sh e2e
 
 tests: unit unit-asan valgrind integration e2e
 

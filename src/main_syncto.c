@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "syncto/sy_http.h"
 #include "syncto/sy_master.h"
 #include "syncto/sy_settings.h"
 #include "sy_version.h"
@@ -98,11 +99,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fputs("syncto: libcurl initialisation failed\n", stderr);
-        sy_settings_free(s);
-        return 1;
-    }
+    sy_http_global_init();         /* curl_global_init(), once, before any fork */
     int status = sy_master_run(s); /* takes ownership of s */
     curl_global_cleanup();
     return status;

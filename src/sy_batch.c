@@ -34,15 +34,15 @@ typedef struct {
 typedef struct {
     session_t **sessions;
     size_t nsessions, cap;
-    sy_view_job_t *deferred;    /* set by the sub-request being dispatched */
+    sy_view_job_t *deferred; /* set by the sub-request being dispatched */
 } batch_t;
 
 /* One sub-request and what became of it. */
 typedef struct {
     sy_request_t *req;
     sy_response_t *resp;
-    sy_view_job_t *job;         /* NULL when answered while planning */
-    const char *path;           /* decoded, /v1-prefixed, for the response */
+    sy_view_job_t *job; /* NULL when answered while planning */
+    const char *path;   /* decoded, /v1-prefixed, for the response */
 } sub_t;
 
 /* ---- shared with the views ------------------------------------------- */
@@ -126,8 +126,8 @@ static json_object *parse_body(sy_pool_t *pool, const char *body, size_t len)
     if (o == NULL)
         return NULL;
     sy_pool_cleanup_add(pool, json_put_cleanup, o);
-    while (end < len && (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' ||
-                         body[end] == '\n'))
+    while (end < len &&
+           (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' || body[end] == '\n'))
         end++;
     return end == len ? o : NULL;
 }
@@ -135,7 +135,7 @@ static json_object *parse_body(sy_pool_t *pool, const char *body, size_t len)
 static const char *const METHODS[] = {"GET", "HEAD", "DELETE", "TRACE", "POST", "PUT", "PATCH"};
 
 typedef struct {
-    const char *name;         /* field name for the message */
+    const char *name; /* field name for the message */
     const char *description;
 } verr_t;
 
@@ -155,7 +155,8 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
     if (!json_object_is_type(r, json_type_object))
         return fail(e, prefix, "Should be an object");
     {
-        json_object_object_foreach(r, key, val) {
+        json_object_object_foreach(r, key, val)
+        {
             (void)val;
             if (strcmp(key, "method") != 0 && strcmp(key, "path") != 0 &&
                 strcmp(key, "headers") != 0 && strcmp(key, "body") != 0)
@@ -174,14 +175,16 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
     if (json_object_object_get_ex(r, "path", &v)) {
         const char *p = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
         if (p == NULL || p[0] != '/' || strlen(p) != (size_t)json_object_get_string_len(v))
-            return fail(e, sy_psprintf(pool, "%s.path", prefix), "Should be a path starting with /");
+            return fail(e, sy_psprintf(pool, "%s.path", prefix),
+                        "Should be a path starting with /");
     } else if (!is_default) {
         return fail(e, sy_psprintf(pool, "%s.path", prefix), "Required");
     }
     if (json_object_object_get_ex(r, "headers", &v)) {
         if (!json_object_is_type(v, json_type_object))
             return fail(e, sy_psprintf(pool, "%s.headers", prefix), "Should be an object");
-        json_object_object_foreach(v, hk, hv) {
+        json_object_object_foreach(v, hk, hv)
+        {
             if (!json_object_is_type(hv, json_type_string) || hk[0] == '\0')
                 return fail(e, sy_psprintf(pool, "%s.headers.%s", prefix, hk),
                             "Should be a string");
@@ -193,16 +196,21 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
 }
 
 /* Adds to dst what src has and dst has not, recursively into objects
- * present in both: defaults never override a request's own values. */
-static void merge_defaults(json_object *dst, json_object *src)
+ * present in both: defaults never override a request's own values.
+ * Headers are not merged here: their names compare case-insensitively
+ * (dispatch() layers them). */
+static void merge_defaults(json_object *dst, json_object *src, bool top)
 {
-    json_object_object_foreach(src, key, val) {
+    json_object_object_foreach(src, key, val)
+    {
         json_object *mine;
+        if (top && strcmp(key, "headers") == 0)
+            continue;
         if (!json_object_object_get_ex(dst, key, &mine))
             json_object_object_add(dst, key, json_object_get(val));
         else if (json_object_is_type(mine, json_type_object) &&
                  json_object_is_type(val, json_type_object))
-            merge_defaults(mine, val);
+            merge_defaults(mine, val, false);
     }
 }
 
@@ -240,16 +248,30 @@ static const char *decoded_path(sy_request_t *r)
     return out;
 }
 
-/* Builds sub-request `r` (already merged with the defaults) of req and
- * dispatches it; a view that needs Sync leaves its job in b->deferred. */
-static void dispatch(sy_request_t *req, batch_t *b, json_object *r, sub_t *sub)
+/* Sets every header of the JSON object h (string values) on list l,
+ * replacing same-named ones whatever their case. */
+static void layer_headers(sy_pool_t *pool, sy_kvlist_t *l, json_object *h)
+{
+    if (h == NULL)
+        return;
+    json_object_object_foreach(h, hk, hv)
+    {
+        sy_kv_set(pool, l, lowercase(pool, hk), sy_pstrdup(pool, json_object_get_string(hv)));
+    }
+}
+
+/* Builds sub-request `r` (already merged with the defaults, headers aside)
+ * of req and dispatches it; a view that needs Sync leaves its job in
+ * b->deferred. */
+static void dispatch(sy_request_t *req, batch_t *b, json_object *r, json_object *defaults,
+                     sub_t *sub)
 {
     sy_pool_t *pool = req->pool;
     sy_request_t *c = sy_pcalloc(pool, sizeof(*c));
     sy_response_t *cr = sy_pcalloc(pool, sizeof(*cr));
     json_object *v;
-    const char *raw, *q, *method = "GET";
-    char *path, *query;
+    const char *method = "GET";
+    char *raw, *q, *path, *query;
 
     c->pool = pool;
     c->ctx = req->ctx;
@@ -268,29 +290,24 @@ static void dispatch(sy_request_t *req, batch_t *b, json_object *r, sub_t *sub)
     c->method_str = sy_pstrdup(pool, method);
     c->method = sy_method_parse(c->method_str);
 
-    /* Headers: the batch request's, then the defaults', then its own
-     * (defaults were merged into its own already, without overriding). */
+    /* Headers: the batch request's, then the defaults', then its own. */
     for (size_t i = 0; i < req->headers.n; i++) {
         const char *name = req->headers.items[i].name;
         if (strcmp(name, "content-length") == 0)
             continue;
         sy_kv_add(pool, &c->headers, name, req->headers.items[i].value);
     }
-    if (json_object_object_get_ex(r, "headers", &v)) {
-        json_object_object_foreach(v, hk, hv) {
-            sy_kv_set(pool, &c->headers, lowercase(pool, hk),
-                      sy_pstrdup(pool, json_object_get_string(hv)));
-        }
-    }
+    if (defaults != NULL && json_object_object_get_ex(defaults, "headers", &v))
+        layer_headers(pool, &c->headers, v);
+    if (json_object_object_get_ex(r, "headers", &v))
+        layer_headers(pool, &c->headers, v);
 
     /* Path: "/v1" prefixed when missing; the query string split off. */
     json_object_object_get_ex(r, "path", &v);
-    raw = json_object_get_string(v);
+    raw = sy_pstrndup(pool, json_object_get_string(v), strcspn(json_object_get_string(v), "#"));
     q = strchr(raw, '?');
-    path = q != NULL ? sy_pstrndup(pool, raw, (size_t)(q - raw)) : sy_pstrdup(pool, raw);
-    query = q != NULL ? sy_pstrdup(pool, q + 1) : (char *)"";
-    if (strchr(query, '#') != NULL)
-        *strchr(query, '#') = '\0';
+    path = q != NULL ? sy_pstrndup(pool, raw, (size_t)(q - raw)) : raw;
+    query = q != NULL ? q + 1 : (char *)"";
     if (!(strncmp(path, "/v1", 3) == 0 && (path[3] == '/' || path[3] == '\0')))
         path = sy_psprintf(pool, "/v1%s", path);
 
@@ -472,12 +489,11 @@ static sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
 {
     const sy_response_t *r = s->resp;
     size_t len = 0;
-    const char *text;
 
     if (s->req->method == SY_M_HEAD || !r->has_body || r->status == 204 || r->status == 304)
         return sy_buf_append(out, "\"\"", 2);
     if (r->json != NULL) {
-        text = json_object_to_json_string_length(r->json, SY_JSON_FLAGS, &len);
+        const char *text = json_object_to_json_string_length(r->json, SY_JSON_FLAGS, &len);
         if (text == NULL)
             abort();
         return sy_buf_append(out, text, len);
@@ -557,11 +573,28 @@ static void carry_advice(sy_request_t *req, sy_response_t *resp, const sub_t *su
     sy_backoff_set_header(req, resp, backoff);
 }
 
+/* 400 "requests in body: Number of requests is limited to N", the text
+ * Kinto clients know (the generic rule would drop the prefix, since the
+ * description names the field). */
+static void too_many(sy_request_t *req, sy_response_t *resp, int max)
+{
+    const char *desc = sy_psprintf(req->pool, "Number of requests is limited to %d", max);
+    json_object *details = json_object_new_array(), *d = json_object_new_object();
+
+    if (details == NULL || d == NULL)
+        abort();
+    json_object_object_add(d, "location", json_object_new_string("body"));
+    json_object_object_add(d, "name", json_object_new_string("requests"));
+    json_object_object_add(d, "description", json_object_new_string(desc));
+    json_object_array_add(details, d);
+    sy_resp_error(req, resp, 400, 107, sy_psprintf(req->pool, "requests in body: %s", desc),
+                  details);
+}
+
 void sy_view_batch(sy_request_t *req, sy_response_t *resp)
 {
     const sy_settings_t *s = req->ctx != NULL ? req->ctx->settings : NULL;
-    int max = s != NULL && s->batch_max_requests > 0 ? s->batch_max_requests
-                                                       : DEFAULT_MAX_REQUESTS;
+    int max = s != NULL && s->batch_max_requests > 0 ? s->batch_max_requests : DEFAULT_MAX_REQUESTS;
     json_object *root, *requests = NULL, *defaults = NULL;
     batch_t *b;
     sub_t *subs;
@@ -583,7 +616,8 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
         return;
     }
     {
-        json_object_object_foreach(root, key, val) {
+        json_object_object_foreach(root, key, val)
+        {
             if (strcmp(key, "requests") == 0) {
                 requests = val;
             } else if (strcmp(key, "defaults") == 0) {
@@ -602,8 +636,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
     }
     n = json_object_array_length(requests);
     if (n > (size_t)max) {
-        sy_resp_invalid_param(req, resp, "body", "requests",
-                              sy_psprintf(req->pool, "Number of requests is limited to %d", max));
+        too_many(req, resp, max);
         return;
     }
     if (json_object_object_get_ex(root, "defaults", NULL) &&
@@ -620,10 +653,10 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
             return;
         }
         if (defaults != NULL) {
-            merge_defaults(r, defaults);
+            merge_defaults(r, defaults, true);
             if (!json_object_object_get_ex(r, "path", NULL)) {
-                sy_resp_invalid_param(req, resp, "body",
-                                      sy_psprintf(req->pool, "%s.path", prefix), "Required");
+                sy_resp_invalid_param(req, resp, "body", sy_psprintf(req->pool, "%s.path", prefix),
+                                      "Required");
                 return;
             }
         }
@@ -637,7 +670,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
     b = sy_pcalloc(req->pool, sizeof(*b));
     subs = sy_pcalloc(req->pool, (n > 0 ? n : 1) * sizeof(*subs));
     for (size_t i = 0; i < n; i++)
-        dispatch(req, b, json_object_array_get_idx(requests, i), &subs[i]);
+        dispatch(req, b, json_object_array_get_idx(requests, i), defaults, &subs[i]);
     failed_at = execute(req->pool, subs, n);
     if (failed_at < n) {
         fail_with(req, resp, &subs[failed_at]);

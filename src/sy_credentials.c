@@ -14,10 +14,12 @@
  * cache key; the others wait for it, then find the row it stored. */
 #include "syncto/sy_credentials.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "syncto/sy_cache.h"
 #include "syncto/sy_crypto.h"
@@ -27,6 +29,17 @@
 
 /* A JWT or assertion fragment that decodes to more than this is not one. */
 #define FRAGMENT_MAX 8192
+/* How often a request waiting for another one's tokenserver call looks at
+ * the cache again. */
+#define LOCK_POLL_MS 20
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
 
 void sy_credentials_cache_key(const char *secret, const sy_auth_t *auth, char *out)
 {
@@ -189,7 +202,6 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     bool use_cache = ctx->cache != NULL;
     char *key;
     long request_ttl, cache_ttl;
-    int lock_ms;
     sy_rc_t rc;
 
     memset(out, 0, sizeof(*out));
@@ -217,21 +229,41 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
 
     if (use_cache) {
         /* Single flight: whoever holds the lock is fetching this very
-         * credential; wait for it (a little longer than its tokenserver call
-         * may take), then look again. */
-        lock_ms = (int)(s->token_server_timeout_seconds * 1000.0) + 1000;
-        if (sy_cache_lock(ctx->cache, key, lock_ms, &lock) == SY_OK) {
+         * credential. The lock is only tried, never waited for: a waiting
+         * pg_advisory_lock would keep a pooled connection busy, and with
+         * more threads than connections the holder itself could then not
+         * reach the cache. Instead, wait a little and look again, for at
+         * most a little longer than the holder's tokenserver call may take;
+         * then go on without the lock. */
+        int64_t deadline = sy_ts_now_ms() + (int64_t)(s->token_server_timeout_seconds * 1000.0) + 1000;
+
+        for (;;) {
+            if (sy_cache_lock(ctx->cache, key, 0, &lock) == SY_OK) {
+                rc = lookup(ctx, pool, auth, key, &out->token);
+                if (rc == SY_OK) {
+                    sy_cache_unlock(ctx->cache, lock);
+                    out->from_cache = true;
+                    sy_statsd_incr("cache.hit");
+                    return SY_OK;
+                }
+                if (rc == SY_ERR_DB)
+                    use_cache = false;
+                break;
+            }
+            lock = NULL;
+            if (sy_ts_now_ms() >= deadline)
+                break;
+            sleep_ms(LOCK_POLL_MS);
             rc = lookup(ctx, pool, auth, key, &out->token);
             if (rc == SY_OK) {
-                sy_cache_unlock(ctx->cache, lock);
                 out->from_cache = true;
                 sy_statsd_incr("cache.hit");
                 return SY_OK;
             }
-            if (rc == SY_ERR_DB)
-                use_cache = false;
-        } else {
-            lock = NULL;
+            if (rc == SY_ERR_DB) {
+                use_cache = false; /* PostgreSQL went away meanwhile */
+                break;
+            }
         }
     }
 

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,25 @@ static void fail_early(sy_http_resp_t *resp, sy_rc_t rc, const char *why)
     resp->body_len = 0;
 }
 
+static void wipe_line(void *data)
+{
+    char *line = data;
+
+    sodium_memzero(line, strlen(line));
+}
+
+/* Appends a header line (a pool string) after tail; returns the new node. */
+static struct curl_slist *header_node(sy_pool_t *pool, struct curl_slist *tail, char *line)
+{
+    struct curl_slist *n = sy_pcalloc(pool, sizeof(*n));
+
+    n->data = line;
+    if (tail != NULL)
+        tail->next = n;
+    sy_pool_cleanup_add(pool, wipe_line, line);
+    return n;
+}
+
 /* Prepares x->easy for x->req. Returns SY_OK or SY_ERR_INVALID. */
 static sy_rc_t setup(sy_http_t *h, xfer_t *x)
 {
@@ -219,23 +239,21 @@ static sy_rc_t setup(sy_http_t *h, xfer_t *x)
         }
     }
 
-    /* No "Expect: 100-continue" round trip before bodies. */
-    x->hdrs = curl_slist_append(NULL, "Expect:");
-    if (x->hdrs == NULL)
-        abort();
+    /* The header list is built in the pool rather than with
+     * curl_slist_append, which would leave malloc'ed copies of the
+     * tokenserver Authorization line behind; every line is wiped at pool
+     * reset. libcurl only reads the list. No "Expect: 100-continue" round
+     * trip before bodies. */
+    x->hdrs = header_node(x->pool, NULL, sy_pstrdup(x->pool, "Expect:"));
     if (req->headers != NULL) {
+        struct curl_slist *tail = x->hdrs;
+
         for (i = 0; i < req->headers->n; i++) {
             const sy_kv_t *kv = &req->headers->items[i];
-            char *line;
-            struct curl_slist *nl;
 
             if (strpbrk(kv->name, "\r\n:") != NULL || strpbrk(kv->value, "\r\n") != NULL)
                 return SY_ERR_INVALID;
-            line = sy_psprintf(x->pool, "%s: %s", kv->name, kv->value);
-            nl = curl_slist_append(x->hdrs, line);
-            if (nl == NULL)
-                abort();
-            x->hdrs = nl;
+            tail = header_node(x->pool, tail, sy_psprintf(x->pool, "%s: %s", kv->name, kv->value));
         }
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
@@ -294,8 +312,7 @@ static void finish(xfer_t *x, CURLcode code)
     }
     /* The body may hold a tokenserver key: sy_buf_free wipes it. */
     sy_buf_free(&x->body);
-    curl_slist_free_all(x->hdrs);
-    x->hdrs = NULL;
+    x->hdrs = NULL; /* pool memory */
 }
 
 sy_rc_t sy_http_perform(sy_http_t *h, sy_pool_t *pool, const sy_http_req_t *req,
@@ -338,13 +355,11 @@ void sy_http_perform_many(sy_http_t *h, sy_pool_t *pool, const sy_http_req_t *re
             rc = setup(h, x);
             if (rc != SY_OK) {
                 sy_buf_free(&x->body);
-                curl_slist_free_all(x->hdrs);
                 fail_early(&resps[i], rc, "invalid request");
                 continue;
             }
             if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
                 sy_buf_free(&x->body);
-                curl_slist_free_all(x->hdrs);
                 fail_early(&resps[i], SY_ERR_INTERNAL, "curl_multi_add_handle failed");
                 continue;
             }

@@ -69,13 +69,27 @@ sy_rc_t sy_kinto_write_string(sy_buf_t *out, const char *s, size_t n)
             continue;
         esc[0] = '\\';
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -150,7 +164,6 @@ static bool bso_read(json_object *bso, unsigned fields, bso_fields_t *f)
 sy_rc_t sy_kinto_write_record(sy_buf_t *out, json_object *bso, unsigned fields)
 {
     bso_fields_t f;
-    char num[32];
     size_t mark = out->len;
     sy_rc_t rc;
 
@@ -160,6 +173,7 @@ sy_rc_t sy_kinto_write_record(sy_buf_t *out, json_object *bso, unsigned fields)
     if (rc == SY_OK)
         rc = write_value(out, f.id);
     if (rc == SY_OK) {
+        char num[64];
         int n = snprintf(num, sizeof(num), ",\"last_modified\":%lld", (long long)f.modified);
         rc = sy_buf_append(out, num, (size_t)n);
     }
@@ -245,7 +259,8 @@ static void split_list(sy_pool_t *pool, const char *s, const char ***items, size
         if (a == b)
             continue;
         for (size_t i = 0; i < *n && !dup; i++)
-            dup = strlen((*items)[i]) == (size_t)(b - a) && memcmp((*items)[i], a, (size_t)(b - a)) == 0;
+            dup = strlen((*items)[i]) == (size_t)(b - a) &&
+                  memcmp((*items)[i], a, (size_t)(b - a)) == 0;
         if (dup)
             continue;
         if (*n == *cap) {
@@ -268,7 +283,7 @@ static const char *sync_sort(const char *v)
     static const struct {
         const char *kinto, *sync;
     } sorts[] = {
-        {"-last_modified", "newest"}, {"newest", "newest"},     {"-sortindex", "index"},
+        {"-last_modified", "newest"}, {"newest", "newest"},        {"-sortindex", "index"},
         {"index", "index"},           {"last_modified", "oldest"}, {"oldest", "oldest"},
     };
     for (size_t i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
@@ -360,12 +375,23 @@ sy_rc_t sy_kinto_list_parse(sy_pool_t *pool, const sy_kvlist_t *query, sy_kinto_
         } else if (strcmp(k, "_token") == 0) {
             out->q.offset = v[0] != '\0' ? v : NULL;
         } else if (strcmp(k, "in_ids") == 0 || strcmp(k, "in_id") == 0) {
+            bool ids_param = strcmp(k, "in_ids") == 0;
+            size_t first = nids;
+
             split_list(pool, v, &ids, &nids, &idscap);
             if (nids > SY_KINTO_MAX_IDS) {
                 invalid(err, "querystring", k,
-                        strcmp(k, "in_ids") == 0 ? "in_ids should list at most 100 ids."
-                                                 : "in_id should list at most 100 ids.");
+                        ids_param ? "in_ids should list at most 100 ids."
+                                  : "in_id should list at most 100 ids.");
                 return SY_ERR_INVALID;
+            }
+            for (size_t j = first; j < nids; j++) {
+                if (!sy_kinto_valid_record_id(ids[j])) {
+                    invalid(err, "querystring", k,
+                            ids_param ? "in_ids should list valid record ids."
+                                      : "in_id should list valid record ids.");
+                    return SY_ERR_INVALID;
+                }
             }
         } else if (strcmp(k, "exclude_id") == 0) {
             split_list(pool, v, &exclude, &nexclude, &excap);
@@ -374,12 +400,6 @@ sy_rc_t sy_kinto_list_parse(sy_pool_t *pool, const sy_kvlist_t *query, sy_kinto_
             fields = parse_fields(pool, v, fields);
         }
         /* _expected (a cache buster) and unknown parameters: ignored. */
-    }
-    for (size_t i = 0; i < nids; i++) {
-        if (!sy_kinto_valid_record_id(ids[i])) {
-            invalid(err, "querystring", "in_ids", "in_ids should list valid record ids.");
-            return SY_ERR_INVALID;
-        }
     }
     out->q.ids = ids;
     out->q.nids = nids;
@@ -597,10 +617,20 @@ static json_object *parse_strict(sy_pool_t *pool, const char *body, size_t len)
     if (o == NULL)
         return NULL;
     sy_pool_cleanup_add(pool, json_put_cleanup, o);
-    while (end < len && (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' ||
-                         body[end] == '\n'))
+    while (end < len &&
+           (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' || body[end] == '\n'))
         end++;
     return end == len ? o : NULL;
+}
+
+/* n bytes, NULs included, plus a terminating NUL. */
+static char *memdup(sy_pool_t *pool, const char *s, size_t n)
+{
+    char *p = sy_palloc(pool, n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
 }
 
 /* An integer within [lo, hi]: a json-c int (a double such as 1.0 is not). */
@@ -641,7 +671,8 @@ sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kin
         return SY_ERR_INVALID;
     }
     {
-        json_object_object_foreach(root, key, val) {
+        json_object_object_foreach(root, key, val)
+        {
             if (strcmp(key, "permissions") == 0) {
                 if (val != NULL && !json_object_is_type(val, json_type_object)) {
                     invalid(err, "body", "permissions", "permissions should be an object");
@@ -664,7 +695,7 @@ sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kin
         }
         out->has_payload = true;
         out->payload_len = (size_t)json_object_get_string_len(v);
-        out->payload = sy_pstrndup(pool, json_object_get_string(v), out->payload_len);
+        out->payload = memdup(pool, json_object_get_string(v), out->payload_len);
     }
     if (json_object_object_get_ex(data, "sortindex", &v) && v != NULL) {
         if (!int_in(v, -SY_KINTO_SORTINDEX_MAX, SY_KINTO_SORTINDEX_MAX, &out->sortindex)) {
@@ -685,8 +716,8 @@ sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kin
     /* What Sync gets: only the three fields it stores. */
     bso = must(json_object_new_object());
     if (out->has_payload)
-        json_object_object_add(bso, "payload",
-                               must(json_object_new_string_len(out->payload, (int)out->payload_len)));
+        json_object_object_add(
+            bso, "payload", must(json_object_new_string_len(out->payload, (int)out->payload_len)));
     if (out->has_sortindex)
         json_object_object_add(bso, "sortindex", must(json_object_new_int64(out->sortindex)));
     if (out->has_ttl)
@@ -757,7 +788,8 @@ int64_t sy_kinto_info_max(json_object *info)
 
     if (!json_object_is_type(info, json_type_object))
         return 0;
-    json_object_object_foreach(info, key, val) {
+    json_object_object_foreach(info, key, val)
+    {
         (void)key;
         if (sy_kinto_bso_modified(val, &ms) && ms > max)
             max = ms;
@@ -794,7 +826,8 @@ json_object *sy_kinto_info_list(json_object *info)
     items = calloc(cap, sizeof(*items));
     if (items == NULL)
         abort();
-    json_object_object_foreach(info, key, val) {
+    json_object_object_foreach(info, key, val)
+    {
         if (n < cap && sy_kinto_bso_modified(val, &ms)) {
             items[n].name = key;
             items[n].ms = ms;

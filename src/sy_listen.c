@@ -56,8 +56,7 @@ sy_rc_t sy_listen_parse(const char *spec, sy_listen_addr_t *out, char *err, size
             return SY_ERR_CONFIG;
         }
         if (strlen(path) >= sizeof(out->path)) {
-            snprintf(err, errlen, "unix socket path longer than %zu bytes",
-                     sizeof(out->path) - 1);
+            snprintf(err, errlen, "unix socket path longer than %zu bytes", sizeof(out->path) - 1);
             return SY_ERR_CONFIG;
         }
         out->is_unix = true;
@@ -190,8 +189,7 @@ static int open_unix(sy_listen_addr_t *addr, int backlog, char *err, size_t errl
      * permissions of the socket's directory (e.g. /run/syncto 0750
      * syncto:www-data), which is where operators already manage access. */
     struct stat st;
-    if (chmod(addr->path, 0666) != 0 || stat(addr->path, &st) != 0 ||
-        listen(fd, backlog) != 0) {
+    if (chmod(addr->path, 0666) != 0 || stat(addr->path, &st) != 0 || listen(fd, backlog) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr->path, strerror(errno));
         unlink(addr->path);
         close(fd);
@@ -205,8 +203,8 @@ static int open_unix(sy_listen_addr_t *addr, int backlog, char *err, size_t errl
 
 static int open_tcp(const sy_listen_addr_t *addr, int backlog, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(addr->host, addr->port, &hints, &res);
     if (gai != 0) {
@@ -216,8 +214,7 @@ static int open_tcp(const sy_listen_addr_t *addr, int backlog, char *err, size_t
     int fd = -1;
     int saved = 0;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             saved = errno;
             continue;

@@ -34,16 +34,16 @@
 
 #define YOUNG_DEATH_SECONDS 10.0 /* a worker dying younger counts as a crash loop */
 #define RESPAWN_DELAY_MAX 30.0
-#define KILL_GRACE_SECONDS 5.0   /* on top of graceful_timeout before SIGKILL */
+#define KILL_GRACE_SECONDS 5.0 /* on top of graceful_timeout before SIGKILL */
 
 typedef struct {
     pid_t pid;
     unsigned gen;
-    bool ready;      /* its threads are running */
-    bool retiring;   /* it announced its stop, or was told to stop */
-    bool signaled;   /* SIGTERM sent */
+    bool ready;    /* its threads are running */
+    bool retiring; /* it announced its stop, or was told to stop */
+    bool signaled; /* SIGTERM sent */
     double started;
-    double kill_at;  /* monotonic deadline for SIGKILL, 0 = none */
+    double kill_at; /* monotonic deadline for SIGKILL, 0 = none */
 } child_t;
 
 typedef struct {
@@ -58,7 +58,7 @@ typedef struct {
     child_t *kids;
     size_t nkids, cap;
     unsigned gen;
-    bool announced;  /* the current generation's "ready" line was logged */
+    bool announced; /* the current generation's "ready" line was logged */
     bool stopping;
     int crash_streak;
     double next_spawn;
@@ -127,8 +127,7 @@ static void stop_child(master_t *m, child_t *c, int sig)
     c->retiring = true;
     if (sig == SIGTERM) {
         c->signaled = true;
-        double deadline =
-            now_mono() + (double)m->s->graceful_timeout_seconds + KILL_GRACE_SECONDS;
+        double deadline = now_mono() + (double)m->s->graceful_timeout_seconds + KILL_GRACE_SECONDS;
         if (c->kill_at == 0 || deadline < c->kill_at)
             c->kill_at = deadline;
     }
@@ -204,8 +203,7 @@ static void read_notes(master_t *m)
                 c->retiring = true;
                 c->kill_at =
                     now_mono() + (double)m->s->graceful_timeout_seconds + KILL_GRACE_SECONDS;
-                sy_log_info(NULL, "worker %ld is retiring; starting a replacement",
-                            (long)c->pid);
+                sy_log_info(NULL, "worker %ld is retiring; starting a replacement", (long)c->pid);
             }
         }
     }
@@ -235,16 +233,14 @@ static void reload(master_t *m)
         return;
     }
     if (strcmp(ns->listen, m->s->listen) != 0) {
-        sy_log_warn(NULL,
-                    "SIGHUP: syncto.listen changed from %s to %s; restart syncto to apply it",
+        sy_log_warn(NULL, "SIGHUP: syncto.listen changed from %s to %s; restart syncto to apply it",
                     m->s->listen, ns->listen);
         free(ns->listen);
         ns->listen = strdup(m->s->listen);
         if (ns->listen == NULL)
             abort();
     }
-    if (ns->listen_backlog != m->s->listen_backlog &&
-        listen(m->listen_fd, ns->listen_backlog) != 0)
+    if (ns->listen_backlog != m->s->listen_backlog && listen(m->listen_fd, ns->listen_backlog) != 0)
         sy_log_warn(NULL, "SIGHUP: cannot change the listen backlog: %s", strerror(errno));
 
     sy_log_init(ns);
@@ -377,8 +373,13 @@ static bool setup(master_t *m, char *err, size_t errlen)
 
 int sy_master_run(sy_settings_t *s)
 {
-    master_t m = {.s = s, .listen_fd = -1, .sig_fd = -1, .note_rd = -1, .note_wr = -1,
-                  .pid = getpid(), .gen = 1};
+    master_t m = {.s = s,
+                  .listen_fd = -1,
+                  .sig_fd = -1,
+                  .note_rd = -1,
+                  .note_wr = -1,
+                  .pid = getpid(),
+                  .gen = 1};
     char err[1024];
     int status = 0;
 

@@ -26,8 +26,8 @@
 extern char **environ;
 
 #define DEFAULT_INI "etc/syncto.ini"
-#define STR_MAX 4096          /* longest string value accepted */
-#define LINE_MAX_BYTES 65536  /* longest INI line accepted */
+#define STR_MAX 4096         /* longest string value accepted */
+#define LINE_MAX_BYTES 65536 /* longest INI line accepted */
 #define RULE_PREFIX "syncto.record_"
 #define RULE_ENV_PREFIX "SYNCTO_RECORD_"
 #define COLLECTION_MAX 32
@@ -44,12 +44,12 @@ typedef struct {
     const char *key;
     type_t type;
     size_t offset;
-    const char *def;             /* default, written as in the INI file */
-    double min, max;             /* numbers: bounds; strings: length bounds */
+    const char *def; /* default, written as in the INI file */
+    double min, max; /* numbers: bounds; strings: length bounds */
     unsigned flags;
-    const char *const *choices;  /* T_ENUM: allowed values, NULL-terminated */
-    check_fn check;              /* T_STRING: extra syntax check, or NULL */
-    const char *range;           /* docs: range text when the bounds don't say it */
+    const char *const *choices; /* T_ENUM: allowed values, NULL-terminated */
+    check_fn check;             /* T_STRING: extra syntax check, or NULL */
+    const char *range;          /* docs: range text when the bounds don't say it */
     const char *doc;
 } setting_t;
 
@@ -65,6 +65,7 @@ static const char *const renderer_choices[] = {"json", "text", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const scheme_choices[] = {"", "http", "https", NULL};
 
+/* clang-format off */
 #define OFF(f) offsetof(sy_settings_t, f)
 #define STR(f, d, lmin, chk, fl, rng, doc) \
     {"syncto." #f, T_STRING, OFF(f), d, lmin, STR_MAX, fl, NULL, chk, rng, doc}
@@ -74,11 +75,13 @@ static const char *const scheme_choices[] = {"", "http", "https", NULL};
 #define LONG(f, d, lo, hi, doc) {"syncto." #f, T_LONG, OFF(f), d, lo, hi, 0, NULL, NULL, NULL, doc}
 #define DBL(f, d, lo, hi, doc) {"syncto." #f, T_DOUBLE, OFF(f), d, lo, hi, 0, NULL, NULL, NULL, doc}
 #define BOOL(f, d, doc) {"syncto." #f, T_BOOL, OFF(f), d, 0, 1, 0, NULL, NULL, NULL, doc}
+/* clang-format on */
 
 static const setting_t settings_table[] = {
     /* FastCGI pool */
     STR(listen, "unix:/run/syncto/syncto.sock", 1, check_listen, 0, "unix:PATH or HOST:PORT",
-        "FastCGI socket nginx connects to: `unix:/absolute/path` or `host:port`. Changing it needs a restart."),
+        "FastCGI socket nginx connects to: `unix:/absolute/path` or `host:port`. Changing it needs "
+        "a restart."),
     INT(listen_backlog, "1024", 1, 65535,
         "Length of the queue of connections waiting for a worker thread."),
     INT(workers, "2", 1, 256, "Worker processes forked by the master."),
@@ -105,10 +108,8 @@ static const setting_t settings_table[] = {
     BOOL(readonly, "false", "Refuse every write: PUT and DELETE answer 405 for all collections."),
     STR(cors_origins, "*", 1, check_origins, 0, "`*` or origins",
         "Origins allowed by CORS: `*` or a space-separated list of `https://host[:port]`."),
-    INT(cors_max_age_seconds, "3600", 0, 86400,
-        "`Access-Control-Max-Age` of preflight responses."),
-    INT(retry_after_seconds, "30", 0, 86400,
-        "`Retry-After` sent with 503 and 429 errors."),
+    INT(cors_max_age_seconds, "3600", 0, 86400, "`Access-Control-Max-Age` of preflight responses."),
+    INT(retry_after_seconds, "30", 0, 86400, "`Retry-After` sent with 503 and 429 errors."),
     INT(backoff, "0", 0, 86400,
         "Static `Backoff` header (seconds) on every successful response; 0 sends none."),
     DBL(backoff_threshold, "0.9", 0, 1,
@@ -119,24 +120,24 @@ static const setting_t settings_table[] = {
         "Tokenserver base URL; `1.0/sync/1.5` is appended for token requests."),
     DBL(token_server_connect_timeout_seconds, "5", 0.1, 300,
         "Connect timeout of tokenserver requests."),
-    DBL(token_server_timeout_seconds, "15", 0.1, 3600,
-        "Total timeout of one tokenserver request."),
+    DBL(token_server_timeout_seconds, "15", 0.1, 3600, "Total timeout of one tokenserver request."),
     DBL(token_server_heartbeat_timeout_seconds, "5", 0.1, 300,
         "Timeout of the tokenserver probe made by `GET /v1/__heartbeat__`."),
     DBL(sync_connect_timeout_seconds, "5", 0.1, 300, "Connect timeout of Sync storage requests."),
     DBL(sync_timeout_seconds, "30", 0.1, 3600, "Total timeout of one Sync storage request."),
     PATH(certificate_ca_bundle, "",
-         "CA bundle trusted for tokenserver and Sync calls instead of the system store; a relative path is resolved against the settings file's directory."),
+         "CA bundle trusted for tokenserver and Sync calls instead of the system store; a relative "
+         "path is resolved against the settings file's directory."),
     BOOL(browserid_enabled, "true",
          "Accept `Authorization: BrowserID` assertions (legacy self-hosted tokenservers)."),
-    INT(sync_max_concurrency, "25", 1, 1000,
-        "Sync requests one batch may run at the same time."),
+    INT(sync_max_concurrency, "25", 1, 1000, "Sync requests one batch may run at the same time."),
 
     /* credential cache */
     STR(cache_url, "postgresql:///syncto", 1, NULL, 0, NULL,
         "PostgreSQL connection (libpq URI or `key=value` string) of the credential cache."),
     STR(cache_hmac_secret, "", 16, NULL, F_SECRET | F_REQUIRED, "16+ chars",
-        "Secret keying the credential cache (HMAC of keys, encryption of values). Changing it empties the cache."),
+        "Secret keying the credential cache (HMAC of keys, encryption of values). Changing it "
+        "empties the cache."),
     INT(cache_credentials_ttl_seconds, "300", 1, 86400,
         "Longest life of cached tokenserver credentials (shortened by the assertion's expiry)."),
     INT(cache_credentials_safety_margin_seconds, "30", 0, 3600,
@@ -429,8 +430,7 @@ static void fail(load_t *L, const origin_t *o, const char *key, const char *fmt,
 }
 
 /* Parses value for e and stores it into s; on failure writes why. */
-static bool set_value(sy_settings_t *s, const setting_t *e, const char *value, char *why,
-                      size_t n)
+static bool set_value(sy_settings_t *s, const setting_t *e, const char *value, char *why, size_t n)
 {
     bool secret = (e->flags & F_SECRET) != 0;
     const char *shown = secret ? "(secret)" : value;
@@ -652,8 +652,8 @@ static bool load_file(load_t *L)
         lineno++;
         origin_t o = {.line = lineno};
         if (got > LINE_MAX_BYTES) {
-            snprintf(L->err, L->errlen, "%s:%d: line too long (at most %d bytes)", L->file,
-                     lineno, LINE_MAX_BYTES);
+            snprintf(L->err, L->errlen, "%s:%d: line too long (at most %d bytes)", L->file, lineno,
+                     LINE_MAX_BYTES);
             ok = false;
             break;
         }
@@ -671,8 +671,7 @@ static bool load_file(load_t *L)
             continue;
         if (*p == '[') {
             if (p[strlen(p) - 1] != ']') {
-                snprintf(L->err, L->errlen, "%s:%d: unterminated section header", L->file,
-                         lineno);
+                snprintf(L->err, L->errlen, "%s:%d: unterminated section header", L->file, lineno);
                 ok = false;
             }
             continue; /* any section: keys carry their full dotted names */
@@ -857,8 +856,8 @@ static bool check_all(load_t *L)
             fail(L, ohi, hi->key, "must be %s %s (%g)",
                  order[i].strict ? "greater than" : "at least", lo->key, vlo);
         else
-            fail(L, olo, lo->key, "must be %s %s (%g)",
-                 order[i].strict ? "lower than" : "at most", hi->key, vhi);
+            fail(L, olo, lo->key, "must be %s %s (%g)", order[i].strict ? "lower than" : "at most",
+                 hi->key, vhi);
         return false;
     }
     return true;
@@ -1074,10 +1073,12 @@ void sy_settings_write_markdown(FILE *f)
     }
     md_row(f, "`syncto.record_<collection>_put_enabled`",
            "`SYNCTO_RECORD_<COLLECTION>_PUT_ENABLED`", "bool", "`false`", "true, false",
-           "Allow PUT on the records of that Sync collection (e.g. `syncto.record_history_put_enabled`); a disabled collection answers 405.");
-    md_row(f, "`syncto.record_<collection>_delete_enabled`",
-           "`SYNCTO_RECORD_<COLLECTION>_DELETE_ENABLED`", "bool", "`false`", "true, false",
-           "Allow DELETE on the records of that Sync collection; a disabled collection answers 405.");
+           "Allow PUT on the records of that Sync collection (e.g. "
+           "`syncto.record_history_put_enabled`); a disabled collection answers 405.");
+    md_row(
+        f, "`syncto.record_<collection>_delete_enabled`",
+        "`SYNCTO_RECORD_<COLLECTION>_DELETE_ENABLED`", "bool", "`false`", "true, false",
+        "Allow DELETE on the records of that Sync collection; a disabled collection answers 405.");
 }
 
 /* Copies v into out, masking a URL password ("scheme://user:pw@") and a

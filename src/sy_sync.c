@@ -28,10 +28,17 @@
 #define HAWK_HEADER_MAX 8192
 #define JSON_CT "application/json; charset=utf-8"
 
+/* No upstream clock is earlier than this (2015-01-01): a smaller value is
+ * not the server's time (an "X-Weave-Timestamp: 0.00" copied from an empty
+ * collection's X-Last-Modified, say) and must not move Hawk's ts. */
+#define PLAUSIBLE_SERVER_MS INT64_C(1420070400000)
+
 static _Atomic int_least64_t clock_offset_ms;
 
 void sy_sync_clock_learn(int64_t server_ms, int64_t local_ms)
 {
+    if (server_ms < PLAUSIBLE_SERVER_MS)
+        return;
     atomic_store(&clock_offset_ms, (int_least64_t)(server_ms - local_ms));
 }
 

@@ -26,8 +26,8 @@
 
 typedef enum {
     STAGE_MAIN = 0,
-    STAGE_FETCH,     /* GET after a PUT that left fields to Sync */
-    STAGE_EXISTING,  /* GET of the record a precondition failed on */
+    STAGE_FETCH,    /* GET after a PUT that left fields to Sync */
+    STAGE_EXISTING, /* GET of the record a precondition failed on */
 } stage_t;
 
 typedef struct {
@@ -38,7 +38,7 @@ typedef struct {
     sy_kinto_put_t put;
     unsigned fields;
     stage_t stage;
-    sy_sync_result_t main;  /* the first answer, kept across a follow-up */
+    sy_sync_result_t main; /* the first answer, kept across a follow-up */
     int64_t put_ms;
 } vstate_t;
 
@@ -54,7 +54,8 @@ static const sy_settings_t *settings_of(const sy_request_t *req)
     return req->ctx != NULL ? req->ctx->settings : NULL;
 }
 
-static sy_view_job_t *job_new(sy_request_t *req, sy_response_t *resp, void (*finish)(sy_view_job_t *))
+static sy_view_job_t *job_new(sy_request_t *req, sy_response_t *resp,
+                              void (*finish)(sy_view_job_t *))
 {
     sy_view_job_t *job = sy_pcalloc(req->pool, sizeof(*job));
     vstate_t *st = sy_pcalloc(req->pool, sizeof(*st));
@@ -116,8 +117,7 @@ static bool parse_preconditions(sy_view_job_t *job)
     sy_kinto_invalid_t e;
 
     if (sy_kinto_precond_parse(sy_req_header(job->req, "if-match"),
-                               sy_req_header(job->req, "if-none-match"), &st->pre,
-                               &e) == SY_OK)
+                               sy_req_header(job->req, "if-none-match"), &st->pre, &e) == SY_OK)
         return true;
     invalid(job->req, job->resp, &e);
     return false;
@@ -195,13 +195,13 @@ static void queue_existing(sy_view_job_t *job)
 static void finish_conflict(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
-    json_object *existing = NULL, *details;
+    json_object *existing = NULL;
 
     if (sy_sync_result_ok(&job->res))
         existing = sy_kinto_record_new(job->res.json, SY_KINTO_F_ALL);
     sy_errors_respond(job->req, job->resp, &st->main);
     if (job->resp->json != NULL && job->resp->status == 412) {
-        details = must(json_object_new_object());
+        json_object *details = must(json_object_new_object());
         json_object_object_add(details, "existing", existing);
         json_object_object_add(job->resp->json, "details", details);
     } else {

@@ -38,8 +38,13 @@
 
 #include <fcgiapp.h>
 
+#include "syncto/sy_cache.h"
+#include "syncto/sy_sentry.h"
+#include "syncto/sy_statsd.h"
+
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_fcgi.h"
+#include "syncto/sy_http.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_pool.h"
 
@@ -192,6 +197,8 @@ static void *thread_main(void *arg)
             ask_stop(w, STOP_RECYCLE);
     }
     FCGX_Free(&req, 1);
+    sy_http_free(ctx->http); /* created on first use by sy_http_of() */
+    ctx->http = NULL;
     thread_done(w);
     return NULL;
 }
@@ -338,13 +345,16 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     w->wake_rd = pipefd[0];
     w->wake_wr = pipefd[1];
 
-    /* TODO(lead): per-process services are wired in when the cache and HTTP
-     * modules land: w->cache = sy_cache_new(s) here (shared by the threads
-     * through ctx->cache), sy_statsd_init(s) and sy_sentry_init(s) before the
-     * threads start; sy_http_free(ctx->http) for each thread context and
-     * sy_cache_free(w->cache), sy_statsd_close(), sy_sentry_shutdown() in the
-     * clean stop path below. ctx->cache and ctx->http are NULL until then. */
-    w->cache = NULL;
+    /* Per-process services, created after fork() and shared by the threads:
+     * the PostgreSQL cache (connections are opened lazily, so a database
+     * that is down does not stop the worker), StatsD and Sentry (their
+     * failures only turn them off). ctx->http is created per thread by
+     * sy_http_of(). */
+    w->cache = sy_cache_new(s);
+    if (sy_statsd_init(s) != SY_OK)
+        sy_log_warn(NULL, "worker %ld: StatsD disabled", (long)getpid());
+    if (sy_sentry_init(s) != SY_OK)
+        sy_log_warn(NULL, "worker %ld: Sentry disabled", (long)getpid());
 
     int reason;
     int exit_status = SY_WORKER_EXIT_OK;
@@ -367,7 +377,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
         wr = write(w->wake_wr, "x", 1);
     } while (wr < 0 && errno == EINTR);
 
-    const char *why = reason == STOP_RECYCLE ? "served worker_max_requests"
+    const char *why = reason == STOP_RECYCLE  ? "served worker_max_requests"
                       : reason == STOP_SIGNAL ? "asked to stop"
                                               : "fatal error";
     int in_flight = atomic_load(&w->busy);
@@ -389,6 +399,9 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     sy_log_info(NULL, "worker %ld stopped after %llu requests", (long)getpid(),
                 (unsigned long long)atomic_load(&w->nrequests));
 
+    sy_sentry_shutdown(2000);
+    sy_statsd_close();
+    sy_cache_free(w->cache);
     close(w->wake_rd);
     close(w->wake_wr);
     pthread_mutex_destroy(&w->accept_lock);

@@ -53,7 +53,20 @@ done <<END
 $PACKAGES
 END
 missing=${missing# }
-[ -n "$missing" ] || exit 0
+
+# The test suites need Node.js 20 or later (node:test options, the Kinto
+# clients); an older one from the distribution is not enough.
+node_check() {
+    command -v node >/dev/null 2>&1 || return 0
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    [ "$major" -ge 20 ] ||
+        echo "install-deps: warning: Node.js $(node --version) found, the tests need 20 or later" >&2
+}
+
+if [ -z "$missing" ]; then
+    node_check
+    exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=
@@ -76,3 +89,4 @@ if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-rec
     exit 1
 fi
 echo "install-deps: done"
+node_check

@@ -54,9 +54,9 @@ cleanup() {
     STOPPING=1
     trap - INT TERM HUP
     [ -z "$NGINX_PID$SYNCTO_PID$PG_PID" ] || echo "serve: stopping" >&2
-    # nginx first (no new requests), syncto gracefully, then PostgreSQL with
+    # nginx first (no new requests), then syncto gracefully, then PostgreSQL with
     # a fast shutdown (it would otherwise wait for its clients).
-    sy_stop "$NGINX_PID" QUIT 10
+    sy_stop "$NGINX_PID" TERM 10
     sy_stop "$SYNCTO_PID" TERM 35
     sy_stop "$PG_PID" INT 30
     sy_stop "$SLEEP_PID" TERM 1

@@ -22,15 +22,15 @@ typedef struct sy_view_job sy_view_job_t;
 struct sy_view_job {
     sy_request_t *req;
     sy_response_t *resp;
-    sy_sync_t *sync;            /* session (one per credential in a batch) */
-    bool pending;               /* `op` waits to be performed, then finish() */
-    bool read;                  /* op only reads: may overlap other reads */
+    sy_sync_t *sync; /* session (one per credential in a batch) */
+    bool pending;    /* `op` waits to be performed, then finish() */
+    bool read;       /* op only reads: may overlap other reads */
     sy_sync_op_t op;
     sy_sync_result_t res;
     /* Maps `res` into resp. It may queue one more call (pending = true with
      * a new op), e.g. the GET that fills a 412's details.existing. */
     void (*finish)(sy_view_job_t *job);
-    void *state;                /* the view's own */
+    void *state; /* the view's own */
 };
 
 /* Runs job to the end: in a batch, hands it over (to be performed later)

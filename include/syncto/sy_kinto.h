@@ -70,13 +70,13 @@ sy_rc_t sy_kinto_write_string(sy_buf_t *out, const char *s, size_t n);
 
 /* A records list request in Sync terms. */
 typedef struct {
-    sy_sync_query_t q;        /* full=1 + newer/older/sort/limit/offset/ids */
-    bool has_since;           /* _since was given: since_ms is its value */
+    sy_sync_query_t q; /* full=1 + newer/older/sort/limit/offset/ids */
+    bool has_since;    /* _since was given: since_ms is its value */
     int64_t since_ms;
-    bool has_limit;           /* _limit was given: no Total-Records */
-    const char **exclude;     /* exclude_id values, applied to the result */
+    bool has_limit;       /* _limit was given: no Total-Records */
+    const char **exclude; /* exclude_id values, applied to the result */
     size_t nexclude;
-    unsigned fields;          /* _fields as SY_KINTO_F_* (ALL by default) */
+    unsigned fields; /* _fields as SY_KINTO_F_* (ALL by default) */
 } sy_kinto_list_t;
 
 /* Reads the Kinto list parameters of a decoded query:
@@ -120,9 +120,9 @@ char *sy_kinto_next_page_query(sy_pool_t *pool, const char *raw_query, const cha
 /* ---- preconditions --------------------------------------------------- */
 
 typedef struct {
-    int64_t if_match_ms;       /* If-Match: "<ms>", or SY_SYNC_NO_TS */
-    int64_t if_none_match_ms;  /* If-None-Match: "<ms>", or SY_SYNC_NO_TS */
-    bool if_none_match_any;    /* If-None-Match: * */
+    int64_t if_match_ms;      /* If-Match: "<ms>", or SY_SYNC_NO_TS */
+    int64_t if_none_match_ms; /* If-None-Match: "<ms>", or SY_SYNC_NO_TS */
+    bool if_none_match_any;   /* If-None-Match: * */
 } sy_kinto_precond_t;
 
 /* Parses If-Match (only "\d+" quoted) and If-None-Match (* or "\d+"),
@@ -144,13 +144,13 @@ bool sy_kinto_precond_none(const sy_kinto_precond_t *p);
 /* A PUT body reduced to what Sync stores. */
 typedef struct {
     bool has_payload;
-    const char *payload;       /* pool copy, may hold NULs */
+    const char *payload; /* pool copy, may hold NULs */
     size_t payload_len;
     bool has_sortindex;
     int64_t sortindex;
     bool has_ttl;
     int64_t ttl;
-    const char *bso;           /* the JSON sent to Sync */
+    const char *bso; /* the JSON sent to Sync */
     size_t bso_len;
 } sy_kinto_put_t;
 

@@ -112,22 +112,32 @@ void sy_sync_perform_many(sy_sync_t *s, const sy_sync_op_t *ops, sy_sync_result_
 /* True when res is a 2xx answer from Sync. */
 bool sy_sync_result_ok(const sy_sync_result_t *res);
 
-/* Operation builders (strings in pool; conditions start as SY_SYNC_NO_TS). */
+/* Operation builders: strings in pool, conditions start as SY_SYNC_NO_TS
+ * (set op->if_*_ms afterwards), collection names are lowercased. */
+
+/* Sets q to full=1 and nothing else. */
 void sy_sync_query_init(sy_sync_query_t *q);
+/* GET /storage/<collection>?<q> (q NULL: no query). */
 void sy_sync_op_get_collection(sy_pool_t *pool, sy_sync_op_t *op, const char *collection,
                                const sy_sync_query_t *q);
+/* GET /storage/<collection>/<id>. */
 void sy_sync_op_get_record(sy_pool_t *pool, sy_sync_op_t *op, const char *collection,
                            const char *id);
-/* body: the BSO JSON object (payload/sortindex/ttl), sent as
- * application/json; charset=utf-8 with a Hawk payload hash. */
+/* PUT /storage/<collection>/<id> with body, the BSO JSON object
+ * (payload/sortindex/ttl), sent as application/json; charset=utf-8 with a
+ * Hawk payload hash. body is not copied. */
 void sy_sync_op_put_record(sy_pool_t *pool, sy_sync_op_t *op, const char *collection,
                            const char *id, const char *body, size_t len);
+/* DELETE /storage/<collection>/<id>. */
 void sy_sync_op_delete_record(sy_pool_t *pool, sy_sync_op_t *op, const char *collection,
                               const char *id);
+/* GET /info/collections. */
 void sy_sync_op_info_collections(sy_sync_op_t *op);
+/* GET /info/quota. */
 void sy_sync_op_info_quota(sy_sync_op_t *op);
-/* POST of a JSON array of BSOs. batch: NULL (plain POST), "true" (start a
- * batch) or a batch id from Sync (encoded here); commit adds commit=true. */
+/* POST /storage/<collection> of a JSON array of BSOs (body not copied).
+ * batch: NULL (plain POST), "true" (start a batch) or a batch id from Sync
+ * (encoded here); commit adds commit=true. */
 void sy_sync_op_post_records(sy_pool_t *pool, sy_sync_op_t *op, const char *collection,
                              const char *body, size_t len, const char *batch, bool commit);
 
@@ -152,8 +162,9 @@ void sy_sync_hawk_request(sy_pool_t *pool, const sy_url_t *ep, const sy_sync_op_
 void sy_sync_parse_headers(sy_sync_result_t *res, const sy_kvlist_t *headers);
 
 /* Upstream clock: offset learnt from the tokenserver's X-Timestamp and
- * Sync's X-Weave-Timestamp (per process). learn() records server - local;
- * now_ms() is the local clock corrected by it (used for Hawk ts). */
+ * Sync's X-Weave-Timestamp (per process). learn() records server - local,
+ * ignoring server times before 2015 (not a clock); now_ms() is the local
+ * clock corrected by it (used for Hawk ts). */
 void sy_sync_clock_learn(int64_t server_ms, int64_t local_ms);
 int64_t sy_sync_clock_now_ms(void);
 

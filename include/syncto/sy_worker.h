@@ -27,9 +27,9 @@ typedef struct {
 
 /* Exit statuses of a worker process. */
 enum {
-    SY_WORKER_EXIT_OK = 0,      /* stopped gracefully */
-    SY_WORKER_EXIT_FAILED = 2,  /* could not start, or lost its listening socket */
-    SY_WORKER_EXIT_TIMEOUT = 3  /* graceful timeout: in-flight requests abandoned */
+    SY_WORKER_EXIT_OK = 0,     /* stopped gracefully */
+    SY_WORKER_EXIT_FAILED = 2, /* could not start, or lost its listening socket */
+    SY_WORKER_EXIT_TIMEOUT = 3 /* graceful timeout: in-flight requests abandoned */
 };
 
 /* Body of a forked worker process: starts the threads on listen_fd, reports

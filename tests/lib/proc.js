@@ -126,6 +126,9 @@ class Proc {
     this.exitCode = null;
     this.exitSignal = null;
     const child = this.child;
+    // A forgotten stop() must not keep the test process alive: the exit
+    // hook below and the parent-death signal stop the child instead.
+    child.unref();
     live.add(this);
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
@@ -225,6 +228,12 @@ process.on('exit', () => {
     }
   }
 });
+
+// Killed by a signal, node skips 'exit' hooks: turn the usual ones into an
+// exit so that the hooks above (and the harness's cleanup) run.
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.on(sig, () => process.exit(code));
+}
 
 module.exports = {
   ROOT, Proc, freePort, waitFor, sleep, canConnect, serviceUser, chownService, nginxBin,

@@ -12,8 +12,26 @@
 //   const res = await fetch(`${stack.v1}/`);
 //   await stack.stop();
 //
+// The stack object:
+//   url, v1            http://127.0.0.1:PORT (nginx) and url + '/v1'
+//   sync               the test Sync server: {url (storage), control,
+//                      tokenServerUrl, info (its ready line), port, pid, stop()}
+//                      or null with { syncserver: false }
+//   pg                 {url, database, psql(sql) -> rows, stop(), start(),
+//                      running}; stop()/start() act on the whole cluster
+//   env                the environment syncto runs with
+//   synctoPid, nginxPid
+//   signalSyncto(sig)  e.g. 'SIGHUP' (reload)
+//   stopSyncto(), startSyncto(env), restartSyncto(env)
+//   synctoLog(from), synctoLogOffset()   syncto's stderr, whole or from an offset
+//   logs(lines)        tails of every log, for failure reports
+//   printLogsIfFailed(t)   for afterEach: prints logs() after a failed test
+//   stop()             stops everything and removes the directory
+//
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
+// The processes also stop when the test process exits, however it exits
+// (parent-death signal); the directory goes too unless it was SIGKILLed.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -118,19 +136,12 @@ function runToEnd(cmd, args, { env, log }) {
 
 /** Picks the tokenserver base URL out of the Sync server's ready line. */
 function tokenServerUrl(info, port) {
-  for (const k of ['token_server_url', 'tokenServerUrl', 'tokenserver_url', 'tokenserverUrl', 'tokenserver',
-    'tokenServer', 'token']) {
-    if (typeof info[k] === 'string') return info[k];
-  }
-  for (const [k, v] of Object.entries(info)) {
-    if (/token/i.test(k) && typeof v === 'string' && /^https?:/.test(v)) return v;
-  }
-  return `http://127.0.0.1:${port}/token/`;
+  return typeof info.tokenserver === 'string' ? info.tokenserver : `http://127.0.0.1:${port}/token/`;
 }
 
 async function startSyncServer(dir, args) {
-  const port = await freePort();
-  const proc = new Proc('syncserver', process.execPath, [SYNCSERVER, '--port', String(port), ...args], {
+  // --port 0: it binds a free port itself and names it in its ready line
+  const proc = new Proc('syncserver', process.execPath, [SYNCSERVER, '--port', '0', ...args], {
     log: path.join(dir, 'syncserver.out'), errLog: path.join(dir, 'syncserver.log'),
   });
   proc.start();
@@ -146,11 +157,15 @@ async function startSyncServer(dir, args) {
     }
     return null;
   }, { timeout: 15000, what: 'syncserver ready line', fail: () => proc.deadReason() });
+  const port = line.port;
   return {
     proc,
     port,
     info: line,
-    url: typeof line.url === 'string' ? line.url : `http://127.0.0.1:${port}`,
+    /** Base URL of the storage part (the ready line's `storage`). */
+    url: typeof line.storage === 'string' ? line.storage : `http://127.0.0.1:${port}`,
+    /** Base URL of the control API (the ready line's `control`). */
+    control: typeof line.control === 'string' ? line.control : `http://127.0.0.1:${port}/__control__`,
     tokenServerUrl: tokenServerUrl(line, port),
     get pid() {
       return proc.pid;
@@ -210,7 +225,6 @@ async function startStack(opts = {}) {
     return parts.join('\n');
   };
 
-
   try {
     // The test Sync server.
     const wantSync = opts.syncserver ?? fs.existsSync(SYNCSERVER);
@@ -242,16 +256,17 @@ async function startStack(opts = {}) {
     const startSyncto = async (extraEnv = {}) => {
       const e = { ...stack.env, ...extraEnv };
       stack.env = e;
-      fs.rmSync(socket, { force: true });
+      const listen = e.SYNCTO_LISTEN;
+      if (listen.startsWith('unix:')) fs.rmSync(listen.slice(5), { force: true });
       const p = new Proc('syncto', path.join(build, 'syncto'), ['--ini', ini], { env: e, log: logFile('syncto') });
       const from = p.logOffset();
       p.start();
       procs.syncto = p;
       await p.waitForLog('listening on', { from, timeout: 30000 });
-      await waitFor(() => canConnect(`unix:${socket}`), { timeout: 10000, what: 'syncto socket',
+      await waitFor(() => canConnect(listen), { timeout: 10000, what: `syncto on ${listen}`,
         fail: () => p.deadReason() });
       // nginx's workers run as the service account when we are root
-      if (serviceUser()) fs.chmodSync(socket, 0o666);
+      if (serviceUser() && listen.startsWith('unix:')) fs.chmodSync(listen.slice(5), 0o666);
       return p;
     };
     await startSyncto();

@@ -35,6 +35,8 @@
 
 /* Names carry the process id, so that two runs can share a database. */
 static char schema_migrate[64], schema_cache[64], schema_recover[64], app[64];
+/* Advisory locks are database-wide: the keys carry the process id too. */
+static char lock_key_a[64], lock_key_b[64], lock_key_c[64];
 static PGconn *admin;          /* the test's own connection, for raw SQL */
 static char url_migrate[4096]; /* key=value conninfo with search_path */
 static char url_cache[4096];
@@ -830,10 +832,10 @@ static void test_lock_exclusion(void **state)
     sy_cache_t *c1 = *state, *c2 = new_cache(url_cache, 2);
     sy_cache_lock_t *l1 = NULL, *l2 = NULL;
     atomic_int released = 0;
-    locker_t t = {.c = c2, .key = "credentials_lockme", .timeout_ms = 10000, .released = &released};
+    locker_t t = {.c = c2, .key = lock_key_a, .timeout_ms = 10000, .released = &released};
     pthread_t th;
 
-    assert_int_equal(sy_cache_lock(c1, "credentials_lockme", 1000, &l1), SY_OK);
+    assert_int_equal(sy_cache_lock(c1, lock_key_a, 1000, &l1), SY_OK);
     assert_non_null(l1);
     assert_int_equal(pthread_create(&th, NULL, lock_thread, &t), 0);
 
@@ -856,11 +858,11 @@ static void test_lock_exclusion(void **state)
     assert_int_equal(t.saw_released, 1);
 
     /* while held, others time out or fail a try */
-    assert_int_equal(sy_cache_lock(c1, "credentials_lockme", 100, &l2), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock(c1, lock_key_a, 100, &l2), SY_ERR_DB);
     assert_null(l2);
-    assert_int_equal(sy_cache_lock(c1, "credentials_lockme", 0, &l2), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock(c1, lock_key_a, 0, &l2), SY_ERR_DB);
     /* another key is free */
-    assert_int_equal(sy_cache_lock(c1, "credentials_other", 100, &l2), SY_OK);
+    assert_int_equal(sy_cache_lock(c1, lock_key_b, 100, &l2), SY_OK);
     sy_cache_unlock(c1, l2);
     /* the connection that timed out is back to its 2 s statement timeout and
      * keeps working */
@@ -874,7 +876,7 @@ static void test_lock_exclusion(void **state)
     }
 
     sy_cache_unlock(c2, t.lock);
-    assert_int_equal(sy_cache_lock(c1, "credentials_lockme", 0, &l2), SY_OK);
+    assert_int_equal(sy_cache_lock(c1, lock_key_a, 0, &l2), SY_OK);
     sy_cache_unlock(c1, l2);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
     sy_cache_free(c2);
@@ -886,10 +888,10 @@ static void test_lock_same_process(void **state)
     sy_cache_t *c = *state;
     sy_cache_lock_t *l1 = NULL;
     atomic_int released = 0;
-    locker_t t = {.c = c, .key = "k", .timeout_ms = 150, .released = &released};
+    locker_t t = {.c = c, .key = lock_key_c, .timeout_ms = 150, .released = &released};
     pthread_t th;
 
-    assert_int_equal(sy_cache_lock(c, "k", 1000, &l1), SY_OK);
+    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l1), SY_OK);
     assert_int_equal(pthread_create(&th, NULL, lock_thread, &t), 0);
     pthread_join(th, NULL);
     assert_int_equal(t.rc, SY_ERR_DB);
@@ -906,7 +908,7 @@ static void test_pool_exhaustion(void **state)
     sy_cache_lock_t *l = NULL;
     char *v = NULL;
 
-    assert_int_equal(sy_cache_lock(c, "k", 1000, &l), SY_OK);
+    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l), SY_OK);
     assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_ERR_DB);
     assert_int_equal(sy_cache_set(c, "k", "v", 1000), SY_ERR_DB);
     sy_cache_unlock(c, l);
@@ -935,7 +937,7 @@ static void test_outage_fails_fast(void **state)
         assert_int_equal(sy_cache_set(c, "k", "v", 1000), SY_ERR_DB);
         assert_int_equal(sy_cache_delete(c, "k"), SY_ERR_DB);
         assert_int_equal(sy_cache_purge(c, &n), SY_ERR_DB);
-        assert_int_equal(sy_cache_lock(c, "k", 100, &l), SY_ERR_DB);
+        assert_int_equal(sy_cache_lock(c, lock_key_c, 100, &l), SY_ERR_DB);
         assert_null(l);
         assert_false(sy_cache_ping(c));
     }
@@ -1006,10 +1008,10 @@ static void test_reconnect_after_terminated_backend(void **state)
 
     /* a lock whose session dies is gone with it; unlock still returns the
      * connection to the pool */
-    assert_int_equal(sy_cache_lock(c, "k", 1000, &l), SY_OK);
+    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l), SY_OK);
     kill_cache_sessions();
     sy_cache_unlock(c, l);
-    assert_int_equal(sy_cache_lock(c, "k", 0, &l), SY_OK);
+    assert_int_equal(sy_cache_lock(c, lock_key_c, 0, &l), SY_OK);
     sy_cache_unlock(c, l);
 
     sy_cache_free(c);
@@ -1084,6 +1086,9 @@ int main(void)
     snprintf(schema_cache, sizeof(schema_cache), "syncto_test_cache_%ld", (long)getpid());
     snprintf(schema_recover, sizeof(schema_recover), "syncto_test_recover_%ld", (long)getpid());
     snprintf(app, sizeof(app), "syncto_test_%ld", (long)getpid());
+    snprintf(lock_key_a, sizeof(lock_key_a), "credentials_lockme_%ld", (long)getpid());
+    snprintf(lock_key_b, sizeof(lock_key_b), "credentials_other_%ld", (long)getpid());
+    snprintf(lock_key_c, sizeof(lock_key_c), "k_%ld", (long)getpid());
     snprintf(opt, sizeof(opt), "SET syncto_test.app = '%s'", app);
     PQclear(PQexec(admin, opt));
     PQclear(PQexec(admin, "SET client_min_messages = warning"));

@@ -26,7 +26,8 @@ static const struct {
     const char *port;
     const char *formatted;
 } good[] = {
-    {"unix:/run/syncto/syncto.sock", true, "/run/syncto/syncto.sock", "", "unix:/run/syncto/syncto.sock"},
+    {"unix:/run/syncto/syncto.sock", true, "/run/syncto/syncto.sock", "",
+     "unix:/run/syncto/syncto.sock"},
     {"unix:/a", true, "/a", "", "unix:/a"},
     {"127.0.0.1:9000", false, "127.0.0.1", "9000", "127.0.0.1:9000"},
     {"localhost:1", false, "localhost", "1", "localhost:1"},
@@ -43,7 +44,9 @@ static const struct {
     {"", "empty (expected unix:/path or host:port)"},
     {"unix:", "unix socket path must be absolute"},
     {"unix:relative.sock", "unix socket path must be absolute"},
-    {"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    {"unix:/"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaa",
      "unix socket path longer than 107 bytes"},
     {"localhost", "expected unix:/path or host:port"},
     {"/run/syncto.sock", "expected unix:/path or host:port"},

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -28,16 +29,19 @@
 
 #define DEADLINE_SECONDS 30
 
+extern char **environ;
+
 static char tmpdir[64];
 static char ini_path[96];
 static char sock_path[96]; /* short: it must fit sun_path */
+static pid_t master_pid;   /* the master of the running test, 0 when none */
 
 /* ---- a minimal FastCGI client ---- */
 
 static void put_record(int fd, int type, const void *content, size_t len)
 {
-    unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
-                          (unsigned char)(len & 0xff), 0, 0};
+    unsigned char h[8] = {
+        1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)(len & 0xff), 0, 0};
     assert_int_equal(write(fd, h, 8), 8);
     if (len > 0)
         assert_int_equal(write(fd, content, len), (ssize_t)len);
@@ -138,36 +142,43 @@ static int get_status(const char *path)
 
 /* ---- the server under test ---- */
 
-static void write_ini(const char *extra)
+static void write_ini(int workers, const char *extra)
 {
     FILE *f = fopen(ini_path, "w");
     assert_non_null(f);
     fprintf(f,
             "[app:main]\n"
             "syncto.listen = unix:%s\n"
-            "syncto.workers = 2\n"
+            "syncto.workers = %d\n"
             "syncto.threads = 2\n"
             "syncto.graceful_timeout_seconds = %d\n"
             "syncto.log_level = error\n"
             "syncto.logging_renderer = text\n"
             "syncto.cache_hmac_secret = test-secret-0123456789\n"
             "%s",
-            sock_path, DEADLINE_SECONDS, extra);
+            sock_path, workers, DEADLINE_SECONDS, extra);
     fclose(f);
 }
 
 static pid_t start_master(const char *extra)
 {
-    write_ini(extra);
+    write_ini(2, extra);
     sy_settings_t *s = NULL;
     char err[1024];
     if (sy_settings_load(ini_path, &s, err, sizeof(err)) != SY_OK)
         fail_msg("%s", err);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0)
+    if (pid == 0) {
+        /* never outlive the test, even when it fails half-way */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         _exit(sy_master_run(s));
+    }
+    master_pid = pid;
     sy_settings_free(s);
     /* the socket exists once the master listens */
     for (int i = 0; i < DEADLINE_SECONDS * 20; i++) {
@@ -187,10 +198,24 @@ static void stop_master(pid_t pid)
     int status;
     assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    master_pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     struct stat st;
     assert_int_equal(stat(sock_path, &st), -1); /* the socket file is removed */
+}
+
+/* After each test: a master left by a failed test is killed (its workers
+ * follow it), so that the next test starts clean. */
+static int kill_leftover(void **state)
+{
+    if (master_pid > 0) {
+        kill(master_pid, SIGKILL);
+        waitpid(master_pid, NULL, 0);
+        master_pid = 0;
+        unlink(sock_path);
+    }
+    return 0;
 }
 
 /* The worker pids of master (its children), sorted; returns how many. */
@@ -274,7 +299,7 @@ static void test_reload(void **state)
     assert_int_equal(nold, 2);
 
     /* valid new settings: a new set of workers (three now) replaces the old */
-    write_ini("syncto.workers = 3\n");
+    write_ini(3, "");
     assert_int_equal(kill(m, SIGHUP), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(get_status("/v1/"), 200);
@@ -283,7 +308,7 @@ static void test_reload(void **state)
 
     /* invalid settings: logged, nothing changes, still serving */
     FILE *f = fopen(ini_path, "a");
-    fputs("syncto.workers = many\n", f);
+    fputs("syncto.batch_max_requests = many\n", f);
     fclose(f);
     assert_int_equal(kill(m, SIGHUP), 0);
     for (int i = 0; i < 10; i++)
@@ -331,6 +356,7 @@ static void test_graceful_stop(void **state)
 
     int status;
     assert_int_equal(waitpid(m, &status, 0), m);
+    master_pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     struct stat st;
@@ -353,6 +379,17 @@ static void test_cannot_listen(void **state)
 
 static int setup(void **state)
 {
+    /* settings come from the scratch file only */
+    for (char **ep = environ; *ep != NULL;) {
+        if (strncmp(*ep, "SYNCTO_", 7) == 0 || strncmp(*ep, "CLIQUET_", 8) == 0) {
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(*ep, "="), *ep);
+            unsetenv(name);
+            ep = environ; /* unsetenv moved the entries: start over */
+        } else {
+            ep++;
+        }
+    }
     char tmpl[] = "/tmp/sy_master_XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
@@ -372,11 +409,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_serves_across_recycling),
-        cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_respawn),
-        cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_cannot_listen),
+        cmocka_unit_test_teardown(test_serves_across_recycling, kill_leftover),
+        cmocka_unit_test_teardown(test_reload, kill_leftover),
+        cmocka_unit_test_teardown(test_respawn, kill_leftover),
+        cmocka_unit_test_teardown(test_graceful_stop, kill_leftover),
+        cmocka_unit_test_teardown(test_cannot_listen, kill_leftover),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

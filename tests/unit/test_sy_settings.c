@@ -204,7 +204,8 @@ static const struct {
 } value_cases[] = {
     {"syncto.workers = 7", "syncto.workers = 7"},
     {"   syncto.threads=3   ", "syncto.threads = 3"},
-    {"syncto.token_server_url = \"https://ts.example/\"", "syncto.token_server_url = https://ts.example/"},
+    {"syncto.token_server_url = \"https://ts.example/\"",
+     "syncto.token_server_url = https://ts.example/"},
     {"syncto.eos_message = \"\"", "syncto.eos_message = \"\""},
     {"syncto.eos_message = \"a \"quoted\" word\"", "syncto.eos_message = a \"quoted\" word"},
     {"syncto.eos_message = \"unbalanced", "syncto.eos_message = \"unbalanced"},
@@ -292,7 +293,7 @@ static const struct {
     const char *text;
     const char *env_name; /* optional variable set for this case */
     const char *env_value;
-    const char *error;    /* {file} and {dir} are replaced */
+    const char *error; /* {file} and {dir} are replaced */
 } error_cases[] = {
     {"", NULL, NULL,
      "{file}: syncto.cache_hmac_secret: required setting is missing (set it in this file or in "
@@ -313,7 +314,8 @@ static const struct {
      "{file}:2: syncto.workers: not an integer: \"two\""},
     {SECRET_LINE "syncto.workers = 5x\n", NULL, NULL,
      "{file}:2: syncto.workers: not an integer: \"5x\""},
-    {SECRET_LINE "syncto.workers =\n", NULL, NULL, "{file}:2: syncto.workers: not an integer: \"\""},
+    {SECRET_LINE "syncto.workers =\n", NULL, NULL,
+     "{file}:2: syncto.workers: not an integer: \"\""},
     {SECRET_LINE "syncto.workers = 99999999999999999999\n", NULL, NULL,
      "{file}:2: syncto.workers: not an integer: \"99999999999999999999\""},
     {SECRET_LINE "syncto.readonly = maybe\n", NULL, NULL,
@@ -368,7 +370,8 @@ static const struct {
      "{file}:2: syncto.statsd_url: not a udp://host[:port] URL: \"tcp://127.0.0.1:8125\""},
     {SECRET_LINE "syncto.http_host = https://x.example\n", NULL, NULL,
      "{file}:2: syncto.http_host: not a host[:port]: \"https://x.example\""},
-    {SECRET_LINE "syncto.cache_url =\n", NULL, NULL, "{file}:2: syncto.cache_url: must not be empty"},
+    {SECRET_LINE "syncto.cache_url =\n", NULL, NULL,
+     "{file}:2: syncto.cache_url: must not be empty"},
     {SECRET_LINE "syncto.cache_credentials_safety_margin_seconds = 300\n", NULL, NULL,
      "{file}:2: syncto.cache_credentials_safety_margin_seconds: must be lower than "
      "syncto.cache_credentials_ttl_seconds (300)"},
@@ -394,8 +397,7 @@ static const struct {
      "-)"},
     {SECRET_LINE "syncto.record__put_enabled = true\n", NULL, NULL,
      "{file}:2: syncto.record__put_enabled: invalid collection name (1 to 32 of a-z 0-9 . _ -)"},
-    {SECRET_LINE "syncto.record_abcdefghijklmnopqrstuvwxyz0123456_put_enabled = true\n", NULL,
-     NULL,
+    {SECRET_LINE "syncto.record_abcdefghijklmnopqrstuvwxyz0123456_put_enabled = true\n", NULL, NULL,
      "{file}:2: syncto.record_abcdefghijklmnopqrstuvwxyz0123456_put_enabled: invalid collection "
      "name (1 to 32 of a-z 0-9 . _ -)"},
     {SECRET_LINE "syncto.record_tabs_put_enabled = sure\n", NULL, NULL,
@@ -478,8 +480,8 @@ static void test_env_overrides(void **state)
     setenv("SYNCTO_NOT_A_SETTING", "ignored", 1);
     setenv("SYNCTO_VAR_DIR", "/tmp", 1);
     sy_settings_t *s = load_ok(SECRET_LINE "syncto.workers = 3\nsyncto.threads = 9\n");
-    assert_int_equal(s->workers, 5);  /* env wins */
-    assert_int_equal(s->threads, 9);  /* file kept */
+    assert_int_equal(s->workers, 5); /* env wins */
+    assert_int_equal(s->threads, 9); /* file kept */
     assert_string_equal(s->token_server_url, "http://127.0.0.1:5000/");
     assert_true(s->readonly);
     assert_true(s->sync_timeout_seconds == 12.5);
@@ -714,7 +716,8 @@ static void test_markdown_rows(void **state)
     /* secrets: no default value shown */
     assert_non_null(strstr(table, "| `syncto.cache_hmac_secret` | `SYNCTO_CACHE_HMAC_SECRET` | "
                                   "string | (required) |"));
-    assert_non_null(strstr(table, "| `syncto.sentry_dsn` | `SYNCTO_SENTRY_DSN` | string | (none) |"));
+    assert_non_null(
+        strstr(table, "| `syncto.sentry_dsn` | `SYNCTO_SENTRY_DSN` | string | (none) |"));
     assert_non_null(strstr(table, "| `syncto.batch_max_requests` | `SYNCTO_BATCH_MAX_REQUESTS` | "
                                   "int | `25` | 1..1000 |"));
     assert_non_null(strstr(table, "| `cliquet.batch_max_requests` | `CLIQUET_BATCH_MAX_REQUESTS` | "

@@ -310,6 +310,10 @@ static void test_clock(void **state)
     after = sy_sync_clock_now_ms();
     /* corrected by two minutes (allowing for the time between the calls) */
     assert_true(after >= before && after - before < 60000);
+    /* "0.00" (an empty collection's timestamp copied over) is not a clock */
+    sy_sync_clock_learn(0, local);
+    after = sy_sync_clock_now_ms();
+    assert_true(after - sy_ts_now_ms() > 60000);
     sy_sync_clock_learn(local, local);
     assert_true(llabs(sy_sync_clock_now_ms() - sy_ts_now_ms()) < 60000);
 }
