@@ -23,8 +23,8 @@
 #define KEY_ID_MAX 128
 
 static const char client_state_alert[] =
-    "{\"code\":\"soft-eol\",\"message\":\"" SY_AUTH_CLIENT_STATE_ALERT_MSG "\",\"url\":\"" SY_PROJECT_DOCS
-    "\"}";
+    "{\"code\":\"soft-eol\",\"message\":\"" SY_AUTH_CLIENT_STATE_ALERT_MSG
+    "\",\"url\":\"" SY_PROJECT_DOCS "\"}";
 
 typedef struct {
     char *s;

@@ -155,8 +155,7 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
     if (!json_object_is_type(r, json_type_object))
         return fail(e, prefix, "Should be an object");
     {
-        json_object_object_foreach(r, key, val)
-        {
+        json_object_object_foreach (r, key, val) {
             (void)val;
             if (strcmp(key, "method") != 0 && strcmp(key, "path") != 0 &&
                 strcmp(key, "headers") != 0 && strcmp(key, "body") != 0)
@@ -183,8 +182,7 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
     if (json_object_object_get_ex(r, "headers", &v)) {
         if (!json_object_is_type(v, json_type_object))
             return fail(e, sy_psprintf(pool, "%s.headers", prefix), "Should be an object");
-        json_object_object_foreach(v, hk, hv)
-        {
+        json_object_object_foreach (v, hk, hv) {
             if (!json_object_is_type(hv, json_type_string) || hk[0] == '\0')
                 return fail(e, sy_psprintf(pool, "%s.headers.%s", prefix, hk),
                             "Should be a string");
@@ -201,8 +199,7 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
  * (dispatch() layers them). */
 static void merge_defaults(json_object *dst, json_object *src, bool top)
 {
-    json_object_object_foreach(src, key, val)
-    {
+    json_object_object_foreach (src, key, val) {
         json_object *mine;
         if (top && strcmp(key, "headers") == 0)
             continue;
@@ -254,8 +251,7 @@ static void layer_headers(sy_pool_t *pool, sy_kvlist_t *l, json_object *h)
 {
     if (h == NULL)
         return;
-    json_object_object_foreach(h, hk, hv)
-    {
+    json_object_object_foreach (h, hk, hv) {
         sy_kv_set(pool, l, lowercase(pool, hk), sy_pstrdup(pool, json_object_get_string(hv)));
     }
 }
@@ -616,8 +612,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
         return;
     }
     {
-        json_object_object_foreach(root, key, val)
-        {
+        json_object_object_foreach (root, key, val) {
             if (strcmp(key, "requests") == 0) {
                 requests = val;
             } else if (strcmp(key, "defaults") == 0) {

@@ -235,7 +235,8 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
          * reach the cache. Instead, wait a little and look again, for at
          * most a little longer than the holder's tokenserver call may take;
          * then go on without the lock. */
-        int64_t deadline = sy_ts_now_ms() + (int64_t)(s->token_server_timeout_seconds * 1000.0) + 1000;
+        int64_t deadline =
+            sy_ts_now_ms() + (int64_t)(s->token_server_timeout_seconds * 1000.0) + 1000;
 
         for (;;) {
             if (sy_cache_lock(ctx->cache, key, 0, &lock) == SY_OK) {

@@ -76,8 +76,8 @@ char *sy_errors_upstream_message(sy_pool_t *pool, int status, const char *body, 
         b++;
         len--;
     }
-    while (len > 0 && (b[len - 1] == ' ' || b[len - 1] == '\t' || b[len - 1] == '\r' ||
-                       b[len - 1] == '\n'))
+    while (len > 0 &&
+           (b[len - 1] == ' ' || b[len - 1] == '\t' || b[len - 1] == '\r' || b[len - 1] == '\n'))
         len--;
     if (len > SY_ERRORS_BODY_MAX)
         len = SY_ERRORS_BODY_MAX;

@@ -195,8 +195,8 @@ static sy_rc_t setup(sy_http_t *h, xfer_t *x)
     size_t i, cap = response_cap(h, req);
     const char *m = req->method != NULL ? req->method : "GET";
 
-    if (req->url == NULL || (strncmp(req->url, "http://", 7) != 0 &&
-                             strncmp(req->url, "https://", 8) != 0))
+    if (req->url == NULL ||
+        (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0))
         return SY_ERR_INVALID;
     if (req->body_len > 0 && req->body == NULL)
         return SY_ERR_INVALID;
@@ -215,7 +215,8 @@ static sy_rc_t setup(sy_http_t *h, xfer_t *x)
     if (h->settings != NULL && h->settings->certificate_ca_bundle != NULL &&
         h->settings->certificate_ca_bundle[0] != '\0')
         curl_easy_setopt(e, CURLOPT_CAINFO, h->settings->certificate_ca_bundle);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
@@ -289,9 +290,9 @@ static void finish(xfer_t *x, CURLcode code)
     curl_off_t t = 0;
 
     resp->rc = map_curl_code(code, x->too_large);
-    resp->error = resp->rc == SY_OK ? NULL
+    resp->error = resp->rc == SY_OK              ? NULL
                   : resp->rc == SY_ERR_TOO_LARGE ? "response too large"
-                  : curl_easy_strerror(code);
+                                                 : curl_easy_strerror(code);
     if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK)
         resp->total_ms = (double)t / 1000.0;
     if (curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK)

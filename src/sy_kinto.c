@@ -671,8 +671,7 @@ sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kin
         return SY_ERR_INVALID;
     }
     {
-        json_object_object_foreach(root, key, val)
-        {
+        json_object_object_foreach (root, key, val) {
             if (strcmp(key, "permissions") == 0) {
                 if (val != NULL && !json_object_is_type(val, json_type_object)) {
                     invalid(err, "body", "permissions", "permissions should be an object");
@@ -788,8 +787,7 @@ int64_t sy_kinto_info_max(json_object *info)
 
     if (!json_object_is_type(info, json_type_object))
         return 0;
-    json_object_object_foreach(info, key, val)
-    {
+    json_object_object_foreach (info, key, val) {
         (void)key;
         if (sy_kinto_bso_modified(val, &ms) && ms > max)
             max = ms;
@@ -826,8 +824,7 @@ json_object *sy_kinto_info_list(json_object *info)
     items = calloc(cap, sizeof(*items));
     if (items == NULL)
         abort();
-    json_object_object_foreach(info, key, val)
-    {
+    json_object_object_foreach (info, key, val) {
         if (n < cap && sy_kinto_bso_modified(val, &ms)) {
             items[n].name = key;
             items[n].ms = ms;

@@ -337,8 +337,8 @@ static json_object *parse_json(sy_pool_t *pool, const char *body, size_t len)
     o = json_tokener_parse_ex(tok, body, (int)len + 1);
     end = json_tokener_get_parse_end(tok);
     if (o != NULL) {
-        while (end < len && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' ||
-                             body[end] == '\t'))
+        while (end < len &&
+               (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' || body[end] == '\t'))
             end++;
         if (end < len) {
             json_object_put(o);
@@ -428,9 +428,9 @@ static sy_rc_t build(sy_sync_t *s, const sy_sync_op_t *op, sy_http_req_t *hreq)
 
     memset(hreq, 0, sizeof(*hreq));
     hreq->method = op->method;
-    hreq->url = sy_psprintf(s->pool, "%s://%s%s%s%s%s", s->endpoint.scheme, s->endpoint.authority,
-                            s->endpoint.path, op->path, has_query ? "?" : "",
-                            has_query ? op->query : "");
+    hreq->url =
+        sy_psprintf(s->pool, "%s://%s%s%s%s%s", s->endpoint.scheme, s->endpoint.authority,
+                    s->endpoint.path, op->path, has_query ? "?" : "", has_query ? op->query : "");
     sy_kv_add(s->pool, headers, "Host", s->endpoint.authority);
     sy_kv_add(s->pool, headers, "Authorization", authz);
     sy_kv_add(s->pool, headers, "User-Agent", s->user_agent);
@@ -450,9 +450,11 @@ static sy_rc_t build(sy_sync_t *s, const sy_sync_op_t *op, sy_http_req_t *hreq)
     hreq->headers = headers;
     hreq->body = op->body;
     hreq->body_len = op->body_len;
-    hreq->connect_timeout_ms =
-        st->sync_connect_timeout_seconds > 0 ? (long)(st->sync_connect_timeout_seconds * 1000) : 5000;
-    hreq->timeout_ms = st->sync_timeout_seconds > 0 ? (long)(st->sync_timeout_seconds * 1000) : 30000;
+    hreq->connect_timeout_ms = st->sync_connect_timeout_seconds > 0
+                                   ? (long)(st->sync_connect_timeout_seconds * 1000)
+                                   : 5000;
+    hreq->timeout_ms =
+        st->sync_timeout_seconds > 0 ? (long)(st->sync_timeout_seconds * 1000) : 30000;
     return SY_OK;
 }
 
@@ -466,8 +468,8 @@ static void after_call(sy_sync_t *s, const sy_sync_op_t *op, sy_sync_result_t *r
         sy_statsd_timing(metric, res->duration_ms);
     }
     if (res->rc != SY_OK) {
-        sy_log_warn(s->request_id, "sync %s: no answer (%s)", op->metric != NULL ? op->metric : "call",
-                    sy_rc_str(res->rc));
+        sy_log_warn(s->request_id, "sync %s: no answer (%s)",
+                    op->metric != NULL ? op->metric : "call", sy_rc_str(res->rc));
         return;
     }
     snprintf(metric, sizeof(metric), "syncclient.status_code.%d", res->status);

@@ -129,8 +129,8 @@ static const char *host_of(sy_pool_t *pool, const char *url)
     return u.authority;
 }
 
-sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
-                             long duration, sy_token_t *tok, sy_http_resp_t *resp)
+sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, long duration,
+                             sy_token_t *tok, sy_http_resp_t *resp)
 {
     const sy_settings_t *s = ctx->settings;
     sy_kvlist_t headers = {0};
@@ -168,7 +168,8 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     sy_statsd_timing("tokenserver.tokenserverclient.get_hawk_credentials",
                      (double)(sy_ts_now_ms() - started));
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "tokenserver unreachable: %s", resp->error != NULL ? resp->error : sy_rc_str(rc));
+        sy_log_warn(NULL, "tokenserver unreachable: %s",
+                    resp->error != NULL ? resp->error : sy_rc_str(rc));
         return rc;
     }
     sy_backoff_note(ctx, host_of(pool, s->token_server_url), resp->status, &resp->headers);

@@ -42,7 +42,7 @@ typedef struct {
 #define SY_AUTH_MSG_MALFORMED "The Authorization header is malformed."
 
 /* The Alert sent back whenever a request carries X-Client-State. */
-#define SY_AUTH_CLIENT_STATE_ALERT_MSG \
+#define SY_AUTH_CLIENT_STATE_ALERT_MSG                                                             \
     "X-Client-State header is deprecated and should not be provided anymore."
 
 /* Pure parser over request headers (lowercased names) and the bucket id.

@@ -23,9 +23,9 @@
 #define SY_CREDENTIALS_KEY_LEN (12 + 64)
 
 typedef struct {
-    sy_token_t token;       /* secrets wiped at pool reset */
-    const char *cache_key;  /* SY_CREDENTIALS_KEY_LEN chars, pool string */
-    bool from_cache;        /* false: just fetched from the tokenserver */
+    sy_token_t token;      /* secrets wiped at pool reset */
+    const char *cache_key; /* SY_CREDENTIALS_KEY_LEN chars, pool string */
+    bool from_cache;       /* false: just fetched from the tokenserver */
 } sy_credentials_t;
 
 /* Credentials for auth: from the cache, or from the tokenserver (then

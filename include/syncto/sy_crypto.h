@@ -12,7 +12,8 @@
 /* Lowercase hex HMAC-SHA256(key, msg); out must hold 65 bytes. Any key length. */
 void sy_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t msglen, char *out);
 /* Raw HMAC-SHA256; out 32 bytes. */
-void sy_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen, uint8_t out[32]);
+void sy_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
+                    uint8_t out[32]);
 /* HKDF-SHA256 with an empty salt (32 zero bytes), L = 32 bytes. */
 void sy_hkdf_sha256(const void *ikm, size_t ikmlen, const void *info, size_t infolen,
                     uint8_t out[32]);

@@ -23,9 +23,9 @@
  *
  * 503s carry Retry-After (upstream's when sane, else retry_after_seconds). */
 
-#define SY_ERRORS_MSG_UNREACHABLE \
+#define SY_ERRORS_MSG_UNREACHABLE                                                                  \
     "Unable to reach the service. Check your internet connection or firewall configuration."
-#define SY_ERRORS_MSG_UNAVAILABLE \
+#define SY_ERRORS_MSG_UNAVAILABLE                                                                  \
     "Service temporary unavailable due to overloading or maintenance, please retry later."
 #define SY_ERRORS_MSG_MODIFIED "Resource was modified meanwhile"
 

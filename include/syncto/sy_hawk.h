@@ -18,9 +18,9 @@ typedef struct {
     const char *content_type; /* NULL or "" = no payload hash */
     const char *body;         /* payload, may be NULL with body_len 0 */
     size_t body_len;
-    long long ts;             /* unix seconds, already offset-corrected */
-    const char *nonce;        /* NULL = generate 8 random base64url chars */
-    const char *ext;          /* NULL (Syncto never sends ext); else signed + sent */
+    long long ts;      /* unix seconds, already offset-corrected */
+    const char *nonce; /* NULL = generate 8 random base64url chars */
+    const char *ext;   /* NULL (Syncto never sends ext); else signed + sent */
 } sy_hawk_req_t;
 
 /* Payload hash: base64(SHA-256("hawk.1.payload\n" + ct + "\n" + body + "\n")),

@@ -20,28 +20,28 @@ typedef struct sy_http sy_http_t;
 #define SY_HTTP_MAX_CONCURRENCY 32
 
 typedef struct {
-    const char *method;           /* "GET", "PUT", "POST", "DELETE" */
-    const char *url;              /* absolute http(s) URL, already encoded */
-    const sy_kvlist_t *headers;   /* extra request headers, may be NULL */
-    const char *body;             /* may be NULL when body_len is 0 */
+    const char *method;         /* "GET", "PUT", "POST", "DELETE" */
+    const char *url;            /* absolute http(s) URL, already encoded */
+    const sy_kvlist_t *headers; /* extra request headers, may be NULL */
+    const char *body;           /* may be NULL when body_len is 0 */
     size_t body_len;
-    long connect_timeout_ms;      /* > 0 */
-    long timeout_ms;              /* whole exchange, > 0 */
-    size_t max_response_bytes;    /* 0 = settings max_upstream_response_bytes */
+    long connect_timeout_ms;   /* > 0 */
+    long timeout_ms;           /* whole exchange, > 0 */
+    size_t max_response_bytes; /* 0 = settings max_upstream_response_bytes */
 } sy_http_req_t;
 
 typedef struct {
-    sy_rc_t rc;            /* SY_OK when a response arrived (any status);
-                            * SY_ERR_UNREACHABLE: connect error, timeout, reset;
-                            * SY_ERR_TOO_LARGE: body or headers over the cap;
-                            * SY_ERR_INVALID: bad request (URL, method) */
-    int status;            /* HTTP status, 0 when rc != SY_OK */
-    sy_kvlist_t headers;   /* response headers, names lowercased, pool strings */
-    char *body;            /* pool, NUL-terminated, "" when empty */
+    sy_rc_t rc;          /* SY_OK when a response arrived (any status);
+                          * SY_ERR_UNREACHABLE: connect error, timeout, reset;
+                          * SY_ERR_TOO_LARGE: body or headers over the cap;
+                          * SY_ERR_INVALID: bad request (URL, method) */
+    int status;          /* HTTP status, 0 when rc != SY_OK */
+    sy_kvlist_t headers; /* response headers, names lowercased, pool strings */
+    char *body;          /* pool, NUL-terminated, "" when empty */
     size_t body_len;
-    double total_ms;       /* whole exchange */
-    double connect_ms;     /* until the TCP connection was up (0 on reuse) */
-    const char *error;     /* short static reason when rc != SY_OK, for logs */
+    double total_ms;   /* whole exchange */
+    double connect_ms; /* until the TCP connection was up (0 on reuse) */
+    const char *error; /* short static reason when rc != SY_OK, for logs */
 } sy_http_resp_t;
 
 /* Initialises libcurl once per process (idempotent, thread-safe). Call it in

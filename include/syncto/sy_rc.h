@@ -7,17 +7,17 @@
  * sy_errors.c, nowhere else. */
 typedef enum {
     SY_OK = 0,
-    SY_ERR_NOMEM,        /* allocation failed (normally aborts instead) */
-    SY_ERR_TOO_LARGE,    /* a capped buffer would overflow */
-    SY_ERR_INVALID,      /* malformed input */
-    SY_ERR_NOT_FOUND,    /* no such item (cache miss, missing key...) */
-    SY_ERR_UPSTREAM,     /* upstream answered with an unusable response */
-    SY_ERR_UNREACHABLE,  /* network error or timeout talking upstream */
-    SY_ERR_DB,           /* PostgreSQL error or unavailable */
-    SY_ERR_CRYPTO,       /* decryption / authentication failure */
-    SY_ERR_CONFIG,       /* bad configuration */
-    SY_ERR_IO,           /* local I/O error */
-    SY_ERR_INTERNAL      /* bug: an invariant did not hold */
+    SY_ERR_NOMEM,       /* allocation failed (normally aborts instead) */
+    SY_ERR_TOO_LARGE,   /* a capped buffer would overflow */
+    SY_ERR_INVALID,     /* malformed input */
+    SY_ERR_NOT_FOUND,   /* no such item (cache miss, missing key...) */
+    SY_ERR_UPSTREAM,    /* upstream answered with an unusable response */
+    SY_ERR_UNREACHABLE, /* network error or timeout talking upstream */
+    SY_ERR_DB,          /* PostgreSQL error or unavailable */
+    SY_ERR_CRYPTO,      /* decryption / authentication failure */
+    SY_ERR_CONFIG,      /* bad configuration */
+    SY_ERR_IO,          /* local I/O error */
+    SY_ERR_INTERNAL     /* bug: an invariant did not hold */
 } sy_rc_t;
 
 /* Short static name of a return code, for logs. */

@@ -29,37 +29,37 @@ typedef enum {
 
 /* Outcome of one Sync call. Strings and json live in the session's pool. */
 typedef struct {
-    sy_rc_t rc;                 /* SY_OK: `stage` answered with `status`;
-                                 * SY_ERR_UNREACHABLE: network error/timeout;
-                                 * SY_ERR_TOO_LARGE: answer over the cap;
-                                 * SY_ERR_UPSTREAM: unusable tokenserver 200;
-                                 * SY_ERR_INVALID: bad api_endpoint/request */
+    sy_rc_t rc; /* SY_OK: `stage` answered with `status`;
+                 * SY_ERR_UNREACHABLE: network error/timeout;
+                 * SY_ERR_TOO_LARGE: answer over the cap;
+                 * SY_ERR_UPSTREAM: unusable tokenserver 200;
+                 * SY_ERR_INVALID: bad api_endpoint/request */
     sy_sync_stage_t stage;
-    int status;                 /* HTTP status, 0 without a response */
-    const char *host;           /* authority that answered (back-off key) */
-    sy_kvlist_t headers;        /* all response headers, lowercased names */
-    const char *body;           /* raw text, "" when none */
+    int status;          /* HTTP status, 0 without a response */
+    const char *host;    /* authority that answered (back-off key) */
+    sy_kvlist_t headers; /* all response headers, lowercased names */
+    const char *body;    /* raw text, "" when none */
     size_t body_len;
-    json_object *json;          /* parsed body when it is JSON, else NULL;
-                                 * owned by the pool (do not put) */
-    int64_t last_modified_ms;   /* X-Last-Modified, or SY_SYNC_NO_TS */
-    int64_t weave_timestamp_ms; /* X-Weave-Timestamp, or SY_SYNC_NO_TS */
-    const char *next_offset;    /* X-Weave-Next-Offset, or NULL */
-    long records;               /* X-Weave-Records, or -1 */
-    const char *quota_remaining;/* X-Weave-Quota-Remaining, or NULL */
-    const char *alert;          /* X-Weave-Alert, or NULL */
-    long backoff;               /* max(X-Weave-Backoff, X-Backoff) s, or 0 */
-    long retry_after;           /* Retry-After seconds, or -1 */
-    double duration_ms;         /* time spent upstream for this call */
+    json_object *json;           /* parsed body when it is JSON, else NULL;
+                                  * owned by the pool (do not put) */
+    int64_t last_modified_ms;    /* X-Last-Modified, or SY_SYNC_NO_TS */
+    int64_t weave_timestamp_ms;  /* X-Weave-Timestamp, or SY_SYNC_NO_TS */
+    const char *next_offset;     /* X-Weave-Next-Offset, or NULL */
+    long records;                /* X-Weave-Records, or -1 */
+    const char *quota_remaining; /* X-Weave-Quota-Remaining, or NULL */
+    const char *alert;           /* X-Weave-Alert, or NULL */
+    long backoff;                /* max(X-Weave-Backoff, X-Backoff) s, or 0 */
+    long retry_after;            /* Retry-After seconds, or -1 */
+    double duration_ms;          /* time spent upstream for this call */
 } sy_sync_result_t;
 
 /* One storage call. path/query are already encoded (the helpers below do
  * it); the Hawk resource is api_endpoint's path + path + "?" + query. */
 typedef struct {
-    const char *method;             /* "GET", "PUT", "POST", "DELETE" */
-    const char *path;               /* "/storage/tabs/abc", "/info/collections" */
-    const char *query;              /* without '?', NULL or "" = none */
-    const char *body;               /* JSON for PUT/POST, else NULL */
+    const char *method; /* "GET", "PUT", "POST", "DELETE" */
+    const char *path;   /* "/storage/tabs/abc", "/info/collections" */
+    const char *query;  /* without '?', NULL or "" = none */
+    const char *body;   /* JSON for PUT/POST, else NULL */
     size_t body_len;
     int64_t if_modified_since_ms;   /* X-If-Modified-Since, or SY_SYNC_NO_TS */
     int64_t if_unmodified_since_ms; /* X-If-Unmodified-Since (0 = "must not
@@ -70,13 +70,13 @@ typedef struct {
 /* Collection GET parameters, sent in this fixed order:
  * full, newer, older, sort, limit, offset, ids. */
 typedef struct {
-    bool full;                  /* full=1 (sy_sync_query_init sets it) */
-    int64_t newer_ms;           /* newer=<s.2f>, or SY_SYNC_NO_TS */
-    int64_t older_ms;           /* older=<s.2f>, or SY_SYNC_NO_TS */
-    const char *sort;           /* "newest", "oldest", "index" or NULL */
-    const char *limit;          /* verbatim (encoded), or NULL */
-    const char *offset;         /* X-Weave-Next-Offset token, or NULL */
-    const char *const *ids;     /* ids=a,b,c, or NULL */
+    bool full;              /* full=1 (sy_sync_query_init sets it) */
+    int64_t newer_ms;       /* newer=<s.2f>, or SY_SYNC_NO_TS */
+    int64_t older_ms;       /* older=<s.2f>, or SY_SYNC_NO_TS */
+    const char *sort;       /* "newest", "oldest", "index" or NULL */
+    const char *limit;      /* verbatim (encoded), or NULL */
+    const char *offset;     /* X-Weave-Next-Offset token, or NULL */
+    const char *const *ids; /* ids=a,b,c, or NULL */
     size_t nids;
 } sy_sync_query_t;
 
@@ -87,13 +87,13 @@ typedef struct {
     sy_pool_t *pool;
     const char *request_id;
     const sy_auth_t *auth;
-    const char *user_agent;     /* User-Agent sent to Sync */
+    const char *user_agent; /* User-Agent sent to Sync */
     sy_credentials_t creds;
     bool have_creds;
-    bool refreshed;             /* the one retry after a Sync 401 is used */
-    sy_url_t endpoint;          /* parsed creds.token.api_endpoint */
-    bool failed;                /* getting credentials failed: every later
-                                 * call of this session gets `failure` */
+    bool refreshed;    /* the one retry after a Sync 401 is used */
+    sy_url_t endpoint; /* parsed creds.token.api_endpoint */
+    bool failed;       /* getting credentials failed: every later
+                        * call of this session gets `failure` */
     sy_sync_result_t failure;
 } sy_sync_t;
 
@@ -106,8 +106,7 @@ void sy_sync_init(sy_sync_t *s, sy_request_t *req, const sy_auth_t *auth);
 sy_rc_t sy_sync_perform(sy_sync_t *s, const sy_sync_op_t *op, sy_sync_result_t *res);
 /* Runs n operations concurrently (at most settings sync_max_concurrency in
  * flight) with shared credentials; res[i] is the outcome of ops[i]. */
-void sy_sync_perform_many(sy_sync_t *s, const sy_sync_op_t *ops, sy_sync_result_t *res,
-                          size_t n);
+void sy_sync_perform_many(sy_sync_t *s, const sy_sync_op_t *ops, sy_sync_result_t *res, size_t n);
 
 /* True when res is a 2xx answer from Sync. */
 bool sy_sync_result_ok(const sy_sync_result_t *res);

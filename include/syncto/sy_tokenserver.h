@@ -43,8 +43,8 @@ char *sy_tokenserver_token_url(sy_pool_t *pool, const char *base, long duration)
  * *tok filled; otherwise resp says what came back: SY_ERR_UNREACHABLE /
  * SY_ERR_TOO_LARGE (no usable response), SY_ERR_UPSTREAM (a non-200 status,
  * or a 200 whose body is unusable). resp is always filled. */
-sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
-                             long duration, sy_token_t *tok, sy_http_resp_t *resp);
+sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, long duration,
+                             sy_token_t *tok, sy_http_resp_t *resp);
 
 /* GET {token_server_url without trailing '/'}/__heartbeat__ within
  * token_server_heartbeat_timeout_seconds. True iff 200 and the body is not a

@@ -4,11 +4,11 @@
 #include "syncto/sy_router.h"
 
 /* Utility endpoints (sy_views_utility.c). */
-void sy_view_hello(sy_request_t *req, sy_response_t *resp);        /* GET /v1/ */
-void sy_view_heartbeat(sy_request_t *req, sy_response_t *resp);    /* GET /v1/__heartbeat__ */
-void sy_view_lbheartbeat(sy_request_t *req, sy_response_t *resp);  /* GET /v1/__lbheartbeat__ */
-void sy_view_version(sy_request_t *req, sy_response_t *resp);      /* GET /v1/__version__ */
-void sy_view_fxa_params(sy_request_t *req, sy_response_t *resp);   /* GET /v1/fxa-oauth/params */
+void sy_view_hello(sy_request_t *req, sy_response_t *resp);       /* GET /v1/ */
+void sy_view_heartbeat(sy_request_t *req, sy_response_t *resp);   /* GET /v1/__heartbeat__ */
+void sy_view_lbheartbeat(sy_request_t *req, sy_response_t *resp); /* GET /v1/__lbheartbeat__ */
+void sy_view_version(sy_request_t *req, sy_response_t *resp);     /* GET /v1/__version__ */
+void sy_view_fxa_params(sy_request_t *req, sy_response_t *resp);  /* GET /v1/fxa-oauth/params */
 
 /* Kinto resources over Sync (sy_views_records.c). params[0] = bucket id,
  * params[1] = collection, params[2] = record id. */

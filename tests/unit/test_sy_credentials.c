@@ -21,9 +21,11 @@
 
 /* cert JWT (exp 1444124383580 ms) ~ assertion JWT (exp 1444126183000 ms) */
 #define ASSERTION                                                                                  \
-    "eyJhbGciOiJSUzI1NiJ9.eyJwdWJsaWMta2V5Ijp7Imt0eSI6IlJTQSJ9LCJwcmluY2lwYWwiOnsiZW1haWwiOiJhYmNA" \
+    "eyJhbGciOiJSUzI1NiJ9."                                                                        \
+    "eyJwdWJsaWMta2V5Ijp7Imt0eSI6IlJTQSJ9LCJwcmluY2lwYWwiOnsiZW1haWwiOiJhYmNA"                     \
     "YXBpLmFjY291bnRzLmZpcmVmb3guY29tIn0sImlhdCI6MTQ0NDEyMDc4MzU4MCwiZXhwIjoxNDQ0MTI0MzgzNTgwLCJm" \
-    "eGEtZ2VuZXJhdGlvbiI6MTQ0NDEyMjUwODgzNn0.c2lnbmF0dXJl~eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE0NDQxMjY" \
+    "eGEtZ2VuZXJhdGlvbiI6MTQ0NDEyMjUwODgzNn0.c2lnbmF0dXJl~eyJhbGciOiJSUzI1NiJ9."                   \
+    "eyJleHAiOjE0NDQxMjY"                                                                          \
     "xODMwMDAsImF1ZCI6Imh0dHBzOi8vdG9rZW4uc2VydmljZXMubW96aWxsYS5jb20vIn0.c2ln"
 /* JWT with exp 1700000000 s */
 #define JWT                                                                                        \
@@ -51,7 +53,8 @@ static void test_cache_key(void **state)
     /* BrowserID: HMAC(secret, assertion "\n" client_state) */
     a = make_auth(SY_AUTH_BROWSERID, "1234", CS, NULL);
     sy_credentials_cache_key(SECRET, &a, k1);
-    assert_string_equal(k1, "credentials_45f5335354132d554366280e5ad257540d3deecf6145019a6781485bb15cfbab");
+    assert_string_equal(
+        k1, "credentials_45f5335354132d554366280e5ad257540d3deecf6145019a6781485bb15cfbab");
     assert_int_equal(strlen(k1), SY_CREDENTIALS_KEY_LEN);
 
     /* the same assertion with another client state gets another row */
@@ -59,12 +62,14 @@ static void test_cache_key(void **state)
     sy_credentials_cache_key(SECRET, &a, k2);
     assert_string_not_equal(k1, k2);
     /* and is never the old Syncto's key (HMAC of the assertion alone) */
-    assert_string_not_equal(k1, "credentials_636130e072155efd00d8e27196500d29110fb2e8e93bcedb2a30e0aa0e5ccf61");
+    assert_string_not_equal(
+        k1, "credentials_636130e072155efd00d8e27196500d29110fb2e8e93bcedb2a30e0aa0e5ccf61");
 
     /* Bearer: HMAC(secret, "bearer\n" key_id "\n" token) */
     a = make_auth(SY_AUTH_BEARER, "tok", CS, KID);
     sy_credentials_cache_key(SECRET, &a, k1);
-    assert_string_equal(k1, "credentials_480036b49d7316c6be7c4c753d3a077591e00261333de25d78de094db1410f9e");
+    assert_string_equal(
+        k1, "credentials_480036b49d7316c6be7c4c753d3a077591e00261333de25d78de094db1410f9e");
     a.key_id = "1444122508837-YBxElzckGe4Xib-TH4xo9Q";
     sy_credentials_cache_key(SECRET, &a, k2);
     assert_string_not_equal(k1, k2);
@@ -72,7 +77,8 @@ static void test_cache_key(void **state)
     /* another secret, another key */
     a = make_auth(SY_AUTH_BROWSERID, "1234", CS, NULL);
     sy_credentials_cache_key("other secret", &a, k2);
-    assert_string_not_equal(k2, "credentials_45f5335354132d554366280e5ad257540d3deecf6145019a6781485bb15cfbab");
+    assert_string_not_equal(
+        k2, "credentials_45f5335354132d554366280e5ad257540d3deecf6145019a6781485bb15cfbab");
 }
 
 static void test_expiry(void **state)
@@ -138,24 +144,34 @@ static void test_token_parse(void **state)
         const char *uid, *endpoint;
         long duration;
     } rows[] = {
-        {"{\"id\":\"eyJ1aWQ=\",\"key\":\"dSi3EoZyHwgDp-O9OG1jRHtmbGl2M1bwcWsi04C4F58=\",\"uid\":12345,"
+        {"{\"id\":\"eyJ1aWQ=\",\"key\":\"dSi3EoZyHwgDp-O9OG1jRHtmbGl2M1bwcWsi04C4F58=\",\"uid\":"
+         "12345,"
          "\"api_endpoint\":\"https://db42.sync.example.com/1.5/12345\",\"duration\":300,"
          "\"hashalg\":\"sha256\",\"hashed_fxa_uid\":\"0123abcd\"}",
          SY_OK, "12345", "https://db42.sync.example.com/1.5/12345", 300},
         /* uid as a string, trailing slash dropped, no duration */
-        {"{\"id\":\"mon-id\",\"key\":\"k\",\"uid\":\"123456\",\"api_endpoint\":\"http://example.org/\"}",
+        {"{\"id\":\"mon-id\",\"key\":\"k\",\"uid\":\"123456\",\"api_endpoint\":\"http://"
+         "example.org/\"}",
          SY_OK, "123456", "http://example.org", 0},
         {"{\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
         {"{\"id\":\"i\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
         {"{\"id\":\"i\",\"key\":\"k\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\\\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\\\\\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i d\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":1,\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"ftp://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"javascript:alert(1)\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"} trailing", SY_ERR_UPSTREAM, NULL, NULL, 0},
+        {"{\"id\":\"i\\\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
+         NULL, 0},
+        {"{\"id\":\"i\",\"key\":\"k\\\\\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
+         NULL, 0},
+        {"{\"id\":\"i d\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
+         NULL, 0},
+        {"{\"id\":\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
+         0},
+        {"{\"id\":1,\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
+         0},
+        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"ftp://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
+         0},
+        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"javascript:alert(1)\"}", SY_ERR_UPSTREAM,
+         NULL, NULL, 0},
+        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"} trailing", SY_ERR_UPSTREAM,
+         NULL, NULL, 0},
         {"[1,2]", SY_ERR_UPSTREAM, NULL, NULL, 0},
         {"not json", SY_ERR_UPSTREAM, NULL, NULL, 0},
         {"", SY_ERR_UPSTREAM, NULL, NULL, 0},
@@ -213,9 +229,9 @@ static void test_encryption_binds_client_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cache_key),   cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_ttl),         cmocka_unit_test(test_token_parse),
-        cmocka_unit_test(test_token_url),   cmocka_unit_test(test_encryption_binds_client_state),
+        cmocka_unit_test(test_cache_key), cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_ttl),       cmocka_unit_test(test_token_parse),
+        cmocka_unit_test(test_token_url), cmocka_unit_test(test_encryption_binds_client_state),
     };
 
     if (sodium_init() < 0)

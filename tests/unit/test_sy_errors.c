@@ -70,7 +70,10 @@ static void test_message(void **state)
                         "401 Unauthorized: {\"status\": \"invalid-credentials\", \"errors\": []}");
     assert_string_equal(sy_errors_upstream_message(pool, 400, "8", 1), "400 Bad Request: 8");
     assert_string_equal(sy_errors_upstream_message(pool, 404, "", 0), "404 Not Found: ");
-    assert_string_equal(sy_errors_upstream_message(pool, 403, "a\x01\xff" "b", 4),
+    assert_string_equal(sy_errors_upstream_message(pool, 403,
+                                                   "a\x01\xff"
+                                                   "b",
+                                                   4),
                         "403 Forbidden: a??b");
     memset(big, 'x', sizeof(big));
     assert_int_equal(strlen(sy_errors_upstream_message(pool, 400, big, sizeof(big))),
@@ -149,8 +152,13 @@ static void test_respond_400_alert_backoff(void **state)
 {
     fixture_t *f = *state;
     sy_sync_result_t r;
-    const char *h[] = {"x-weave-alert", "Sync is going away", "x-weave-backoff", "3600",
-                       "x-weave-quota-remaining", "125", NULL};
+    const char *h[] = {"x-weave-alert",
+                       "Sync is going away",
+                       "x-weave-backoff",
+                       "3600",
+                       "x-weave-quota-remaining",
+                       "125",
+                       NULL};
 
     result(f->pool, &r, SY_OK, 400, "8", h);
     sy_errors_respond(&f->req, &f->resp, &r);
@@ -238,8 +246,8 @@ static void test_export_success(void **state)
 {
     fixture_t *f = *state;
     sy_sync_result_t r;
-    const char *h[] = {"x-backoff", "60", "retry-after", "10", "x-weave-alert",
-                       "{\"code\":\"hard-eol\"}", NULL};
+    const char *h[] = {
+        "x-backoff", "60", "retry-after", "10", "x-weave-alert", "{\"code\":\"hard-eol\"}", NULL};
 
     result(f->pool, &r, SY_OK, 200, "[]", h);
     sy_errors_export(&f->req, &f->resp, &r);

@@ -38,15 +38,15 @@ static int srv_port;
 static int srv_listen_fd = -1;
 static pthread_t srv_accept_tid;
 static bool srv_stopping;
-static int srv_active;          /* connection threads still running */
+static int srv_active; /* connection threads still running */
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
-static int srv_connections;     /* accepted connections */
-static int srv_token_calls;     /* tokenserver requests */
+static int srv_connections; /* accepted connections */
+static int srv_token_calls; /* tokenserver requests */
 static int srv_token_status = 200;
-static long srv_token_skew_s;   /* X-Timestamp = now + skew */
-static int srv_sync_401;        /* next N Sync requests answer 401 */
+static long srv_token_skew_s;           /* X-Timestamp = now + skew */
+static int srv_sync_401;                /* next N Sync requests answer 401 */
 static const char *srv_sync_extra = ""; /* extra headers on Sync answers */
-static int srv_heartbeat_mode;  /* 0 Ok, 1 Err, 2 503, 3 text */
+static int srv_heartbeat_mode;          /* 0 Ok, 1 Err, 2 503, 3 text */
 static char srv_last_token_req[8192];
 static char srv_last_sync_req[8192];
 
@@ -65,9 +65,10 @@ static void send_all(int fd, const char *p, size_t n)
 static void reply(int fd, int status, const char *headers, const char *body, size_t len)
 {
     char head[1024];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nContent-Type: application/json\r\n%s\r\n",
-                     status, len, headers);
+    int n =
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nContent-Type: application/json\r\n%s\r\n",
+                 status, len, headers);
 
     send_all(fd, head, (size_t)n);
     send_all(fd, body, len);
@@ -137,7 +138,8 @@ static void handle(int fd, const char *req, size_t len)
         if (unauthorized)
             srv_sync_401--;
         snprintf(srv_last_sync_req, sizeof(srv_last_sync_req), "%.*s", (int)len, req);
-        snprintf(hdrs, sizeof(hdrs), "X-Weave-Timestamp: %lld.00\r\nX-Last-Modified: 1441868927.07\r\n%s",
+        snprintf(hdrs, sizeof(hdrs),
+                 "X-Weave-Timestamp: %lld.00\r\nX-Last-Modified: 1441868927.07\r\n%s",
                  (long long)(sy_ts_now_ms() / 1000), srv_sync_extra);
         pthread_mutex_unlock(&srv_mu);
         if (unauthorized)
@@ -527,7 +529,8 @@ static void test_tokenserver_headers(void **state)
     assert_non_null(strstr(srv_last_token_req, "\r\nAuthorization: Bearer oauth-token\r\n"));
     assert_non_null(strstr(srv_last_token_req, "\r\nX-KeyID: " KID "\r\n"));
     assert_null(strstr(srv_last_token_req, "X-Client-State"));
-    assert_string_equal(tok.api_endpoint, sy_psprintf(f->pool, "http://127.0.0.1:%d/1.5/1", srv_port));
+    assert_string_equal(tok.api_endpoint,
+                        sy_psprintf(f->pool, "http://127.0.0.1:%d/1.5/1", srv_port));
     assert_int_equal(tok.duration, 3600);
     /* the raw body (with the key) is not left in the response */
     assert_int_equal(resp.body_len, 0);
@@ -556,7 +559,8 @@ static void test_tokenserver_headers(void **state)
 
     /* unreachable tokenserver */
     snprintf(f->ts_url, sizeof(f->ts_url), "http://127.0.0.1:%d", closed_port());
-    assert_int_equal(sy_tokenserver_fetch(&f->ctx, f->pool, &a, 60, &tok, &resp), SY_ERR_UNREACHABLE);
+    assert_int_equal(sy_tokenserver_fetch(&f->ctx, f->pool, &a, 60, &tok, &resp),
+                     SY_ERR_UNREACHABLE);
 }
 
 static void test_heartbeat(void **state)
@@ -616,13 +620,14 @@ static void test_sync_call(void **state)
     assert_true(res.last_modified_ms == 1441868927070);
     assert_non_null(res.json);
     assert_true(json_object_is_type(res.json, json_type_array));
-    assert_non_null(strstr(srv_last_sync_req, "GET /1.5/1/storage/tabs?full=1&sort=newest HTTP/1.1\r\n"));
+    assert_non_null(
+        strstr(srv_last_sync_req, "GET /1.5/1/storage/tabs?full=1&sort=newest HTTP/1.1\r\n"));
     assert_non_null(strstr(srv_last_sync_req, "\r\nAuthorization: Hawk id=\"tid"));
     assert_null(strstr(srv_last_sync_req, "hash=\""));
-    assert_non_null(strstr(srv_last_sync_req,
-                           sy_psprintf(f->pool, "\r\nHost: 127.0.0.1:%d\r\n", srv_port)));
-    assert_non_null(strstr(srv_last_sync_req,
-                           "\r\nUser-Agent: Syncto/" SY_VERSION " (on behalf of HTTPie/0.9.2)\r\n"));
+    assert_non_null(
+        strstr(srv_last_sync_req, sy_psprintf(f->pool, "\r\nHost: 127.0.0.1:%d\r\n", srv_port)));
+    assert_non_null(strstr(srv_last_sync_req, "\r\nUser-Agent: Syncto/" SY_VERSION
+                                              " (on behalf of HTTPie/0.9.2)\r\n"));
     assert_non_null(strstr(srv_last_sync_req, "\r\nX-If-Modified-Since: 14377478425.70\r\n"));
     ts = strstr(srv_last_sync_req, "ts=\"");
     assert_non_null(ts);
@@ -636,7 +641,8 @@ static void test_sync_call(void **state)
     assert_int_equal(srv_token_calls, calls + 1);
     assert_non_null(strstr(srv_last_sync_req, "PUT /1.5/1/storage/tabs/{rec%201} HTTP/1.1\r\n"));
     assert_non_null(strstr(srv_last_sync_req, "hash=\""));
-    assert_non_null(strstr(srv_last_sync_req, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
+    assert_non_null(
+        strstr(srv_last_sync_req, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
     assert_non_null(strstr(srv_last_sync_req, "\r\nX-If-Unmodified-Since: 0\r\n"));
     /* Sync's X-Weave-Timestamp (no skew) corrected the clock again */
     assert_true(llabs(sy_sync_clock_now_ms() - sy_ts_now_ms()) < 5000);

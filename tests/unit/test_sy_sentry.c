@@ -436,8 +436,7 @@ static void test_event_delivered(void **state)
     assert_null(strstr(rx.req[0].body, "public1"));
 
     ev = parse_body(0);
-    json_object_object_foreach(ev, key, val)
-    {
+    json_object_object_foreach (ev, key, val) {
         bool known = false;
         (void)val;
         for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)

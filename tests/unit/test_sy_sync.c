@@ -150,7 +150,8 @@ static void test_hawk_vectors(void **state)
     sy_sync_query_t q;
     char *norm;
     static const char body_b[] =
-        "{\"payload\": \"{\\\"ciphertext\\\":\\\"abc\\\",\\\"IV\\\":\\\"def\\\",\\\"hmac\\\":\\\"012\\\"}\", "
+        "{\"payload\": "
+        "\"{\\\"ciphertext\\\":\\\"abc\\\",\\\"IV\\\":\\\"def\\\",\\\"hmac\\\":\\\"012\\\"}\", "
         "\"sortindex\": 2000}";
 
     /* A: collection GET with a query, no payload hash */
@@ -159,27 +160,29 @@ static void test_hawk_vectors(void **state)
     q.sort = "newest";
     q.limit = "2";
     sy_sync_op_get_collection(pool, &op, "history", &q);
-    assert_string_equal(mac_of(pool, "http://localhost:5000/1.5/1", &op, 1700000000, "Xy3k9Q", &norm),
-                        "Mx+scUz024k/8b2NDpzxguqHHMkD1duXNdC4HyolZBQ=");
-    assert_string_equal(norm, "hawk.1.header\n1700000000\nXy3k9Q\nGET\n"
-                              "/1.5/1/storage/history?full=1&newer=1441868927.07&sort=newest&limit=2\n"
-                              "localhost\n5000\n\n\n");
+    assert_string_equal(
+        mac_of(pool, "http://localhost:5000/1.5/1", &op, 1700000000, "Xy3k9Q", &norm),
+        "Mx+scUz024k/8b2NDpzxguqHHMkD1duXNdC4HyolZBQ=");
+    assert_string_equal(norm,
+                        "hawk.1.header\n1700000000\nXy3k9Q\nGET\n"
+                        "/1.5/1/storage/history?full=1&newer=1441868927.07&sort=newest&limit=2\n"
+                        "localhost\n5000\n\n\n");
     free(norm);
 
     /* B: PUT with a JSON body: payload hash over application/json */
     assert_int_equal(strlen(body_b), 90);
     sy_sync_op_put_record(pool, &op, "history", "d2X1O6-DyeFS", body_b, strlen(body_b));
-    assert_string_equal(mac_of(pool, "http://localhost:5000/1.5/1/", &op, 1700000000, "Xy3k9Q", &norm),
-                        "nor9RhTVV+bPcFpa3WS6xQ4jpxNlVykmgKMF5t6dG8E=");
+    assert_string_equal(
+        mac_of(pool, "http://localhost:5000/1.5/1/", &op, 1700000000, "Xy3k9Q", &norm),
+        "nor9RhTVV+bPcFpa3WS6xQ4jpxNlVykmgKMF5t6dG8E=");
     assert_non_null(strstr(norm, "\nf4V2T0cAesvH+BYV8hYwa3oJrvdzhPWwCbl9tZvexxc=\n"));
     free(norm);
 
     /* C: upper-case host is signed lowercased, default https port 443 */
     sy_sync_op_get_record(pool, &op, "History", "d2X1O6-DyeFS");
-    assert_string_equal(
-        mac_of(pool, "https://Sync-1-US-West1-g.sync.services.mozilla.com/1.5/1", &op, 1700000000,
-               "Xy3k9Q", &norm),
-        "Q9RVMheXUHGdMK7xANusdTR0F4Ghn4SjIazXg381XgA=");
+    assert_string_equal(mac_of(pool, "https://Sync-1-US-West1-g.sync.services.mozilla.com/1.5/1",
+                               &op, 1700000000, "Xy3k9Q", &norm),
+                        "Q9RVMheXUHGdMK7xANusdTR0F4Ghn4SjIazXg381XgA=");
     assert_non_null(strstr(norm, "\nsync-1-us-west1-g.sync.services.mozilla.com\n443\n"));
     free(norm);
 
@@ -188,9 +191,9 @@ static void test_hawk_vectors(void **state)
     op.method = "POST";
     op.path = "/storage/col2";
     op.query = "batch=MTUzNjE5ODk3NjkyMQ==&commit=true";
-    assert_string_equal(mac_of(pool, "http://localhost:5000/storage/1.5/1", &op, 1569608439,
-                               "4Rj7c+0=", &norm),
-                        "E7j1UjN7//mh7pYXsgGi3n0KGR+sUPpuyogDVzJWaHg=");
+    assert_string_equal(
+        mac_of(pool, "http://localhost:5000/storage/1.5/1", &op, 1569608439, "4Rj7c+0=", &norm),
+        "E7j1UjN7//mh7pYXsgGi3n0KGR+sUPpuyogDVzJWaHg=");
     free(norm);
     sy_pool_free(pool);
 }
@@ -204,7 +207,8 @@ static void test_parse_url(void **state)
         int port;
         const char *authority, *path;
     } urls[] = {
-        {"http://localhost:5000/1.5/1", SY_OK, "http", "localhost", 5000, "localhost:5000", "/1.5/1"},
+        {"http://localhost:5000/1.5/1", SY_OK, "http", "localhost", 5000, "localhost:5000",
+         "/1.5/1"},
         {"https://DB42.Sync.example.com/1.5/12345/", SY_OK, "https", "db42.sync.example.com", 443,
          "db42.sync.example.com", "/1.5/12345"},
         {"HTTPS://h:443/x", SY_OK, "https", "h", 443, "h", "/x"},
@@ -321,9 +325,9 @@ static void test_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_id),    cmocka_unit_test(test_query),
-        cmocka_unit_test(test_ops),          cmocka_unit_test(test_hawk_vectors),
-        cmocka_unit_test(test_parse_url),    cmocka_unit_test(test_user_agent),
+        cmocka_unit_test(test_encode_id),     cmocka_unit_test(test_query),
+        cmocka_unit_test(test_ops),           cmocka_unit_test(test_hawk_vectors),
+        cmocka_unit_test(test_parse_url),     cmocka_unit_test(test_user_agent),
         cmocka_unit_test(test_parse_headers), cmocka_unit_test(test_clock),
     };
 
