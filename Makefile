@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= 2
 
-.PHONY: all deps build build-asan serve tests unit unit-asan valgrind integration e2e docs-check clean
+.PHONY: all deps build build-asan serve tests unit unit-asan valgrind integration e2e format-check clean
 
 all: build
 
@@ -43,7 +43,12 @@ integration: build
 e2e: build
 	@SYNCTO_BUILD_DIR=$(BUILD) sh tests/run-node.sh e2e
 
-tests: unit unit-asan valgrind integration e2e
+tests: format-check unit unit-asan valgrind integration e2e
+
+# The C sources as .clang-format lays them out; changes nothing.
+FORMAT_FILES = $(wildcard src/*.c include/syncto/*.h tests/unit/*.c tests/unit/*.h)
+format-check: deps
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) tests/artifacts

@@ -112,39 +112,15 @@ static long seconds_left(int64_t deadline_ms, int64_t now_ms)
     return (long)((deadline_ms - now_ms + 999) / 1000);
 }
 
-void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlist_t *headers)
+/* The deadline (epoch ms, 0 = none) known for host: this process's memo,
+ * refreshed from the shared state when it is a second old. */
+static int64_t known_deadline(sy_ctx_t *ctx, const char *host, int64_t now)
 {
-    long delay = sy_backoff_parse(status, headers);
-    int64_t now = sy_ts_now_ms(), deadline;
-    char key[MEMO_HOST_MAX + 16], value[32];
-    memo_t *m;
-
-    if (delay <= 0 || host == NULL || strlen(host) >= MEMO_HOST_MAX)
-        return;
-    deadline = now + (int64_t)delay * 1000;
-    pthread_mutex_lock(&memo_lock);
-    m = memo_slot(host, true);
-    m->deadline_ms = deadline;
-    m->checked_ms = now;
-    pthread_mutex_unlock(&memo_lock);
-
-    if (ctx != NULL && ctx->cache != NULL) {
-        snprintf(key, sizeof(key), "backoff_%s", host);
-        snprintf(value, sizeof(value), "%lld", (long long)deadline);
-        /* Best effort: when PostgreSQL is down only this process knows. */
-        (void)sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000);
-    }
-}
-
-long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
-{
-    int64_t now = sy_ts_now_ms(), deadline = 0;
+    int64_t deadline = 0;
     char key[MEMO_HOST_MAX + 16], *value = NULL, *end;
     memo_t *m;
     sy_rc_t rc;
 
-    if (host == NULL || strlen(host) >= MEMO_HOST_MAX)
-        return 0;
     pthread_mutex_lock(&memo_lock);
     m = memo_slot(host, false);
     if (m != NULL) {
@@ -152,7 +128,7 @@ long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
         if (now - m->checked_ms < MEMO_REFRESH_MS || ctx == NULL || ctx->cache == NULL ||
             ctx->pool == NULL) {
             pthread_mutex_unlock(&memo_lock);
-            return seconds_left(deadline, now);
+            return deadline;
         }
     }
     pthread_mutex_unlock(&memo_lock);
@@ -176,7 +152,48 @@ long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
     m->deadline_ms = deadline;
     m->checked_ms = now;
     pthread_mutex_unlock(&memo_lock);
-    return seconds_left(deadline, now);
+    return deadline;
+}
+
+void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlist_t *headers)
+{
+    long delay = sy_backoff_parse(status, headers);
+    int64_t now = sy_ts_now_ms(), deadline;
+    char key[MEMO_HOST_MAX + 16], value[32];
+    memo_t *m;
+
+    if (delay <= 0 || host == NULL || strlen(host) >= MEMO_HOST_MAX)
+        return;
+    deadline = now + (int64_t)delay * 1000;
+    /* A later, shorter announcement never cuts a pending back-off short:
+     * the later deadline stays. */
+    if (known_deadline(ctx, host, now) >= deadline)
+        return;
+    pthread_mutex_lock(&memo_lock);
+    m = memo_slot(host, true);
+    if (m->deadline_ms >= deadline) { /* another thread was quicker */
+        pthread_mutex_unlock(&memo_lock);
+        return;
+    }
+    m->deadline_ms = deadline;
+    m->checked_ms = now;
+    pthread_mutex_unlock(&memo_lock);
+
+    if (ctx != NULL && ctx->cache != NULL) {
+        snprintf(key, sizeof(key), "backoff_%s", host);
+        snprintf(value, sizeof(value), "%lld", (long long)deadline);
+        /* Best effort: when PostgreSQL is down only this process knows. */
+        (void)sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000);
+    }
+}
+
+long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
+{
+    int64_t now = sy_ts_now_ms();
+
+    if (host == NULL || strlen(host) >= MEMO_HOST_MAX)
+        return 0;
+    return seconds_left(known_deadline(ctx, host, now), now);
 }
 
 void sy_backoff_set_header(sy_request_t *req, sy_response_t *resp, long seconds)

@@ -19,6 +19,7 @@
 
 #include "syncto/sy_backoff.h"
 #include "syncto/sy_ctx.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_kinto.h"
 #include "syncto/sy_router.h"
 #include "syncto/sy_views.h"
@@ -102,35 +103,6 @@ bool sy_batch_defer(sy_view_job_t *job)
 }
 
 /* ---- body validation ------------------------------------------------- */
-
-static void json_put_cleanup(void *data)
-{
-    json_object_put(data);
-}
-
-/* The whole body as one JSON value (released with the pool), or NULL. */
-static json_object *parse_body(sy_pool_t *pool, const char *body, size_t len)
-{
-    json_tokener *tok;
-    json_object *o;
-    size_t end;
-
-    if (body == NULL || len == 0 || len > (size_t)INT32_MAX - 1)
-        return NULL;
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
-    o = json_tokener_parse_ex(tok, body, (int)len);
-    end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (o == NULL)
-        return NULL;
-    sy_pool_cleanup_add(pool, json_put_cleanup, o);
-    while (end < len &&
-           (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' || body[end] == '\n'))
-        end++;
-    return end == len ? o : NULL;
-}
 
 static const char *const METHODS[] = {"GET", "HEAD", "DELETE", "TRACE", "POST", "PUT", "PATCH"};
 
@@ -602,7 +574,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
                               "Recursive call on /batch endpoint is forbidden.");
         return;
     }
-    root = parse_body(req->pool, req->body, req->body_len);
+    root = sy_json_parse_pool(req->pool, req->body, req->body_len);
     if (root == NULL) {
         sy_resp_invalid_param(req, resp, "body", NULL, "Invalid JSON");
         return;

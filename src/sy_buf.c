@@ -6,20 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "syncto/sy_pool.h"
 
 #define BUF_MIN_CAP ((size_t)256)
-
-static void oom(size_t size)
-{
-    char msg[96];
-    int n = snprintf(msg, sizeof(msg), "syncto: out of memory allocating %zu bytes\n", size);
-    if (n > 0) {
-        ssize_t w = write(STDERR_FILENO, msg, (size_t)n);
-        (void)w;
-    }
-    abort();
-}
 
 void sy_buf_init(sy_buf_t *b, size_t max)
 {
@@ -50,7 +40,7 @@ static void grow(sy_buf_t *b, size_t extra)
         ncap = need;
     nd = malloc(ncap);
     if (nd == NULL)
-        oom(ncap);
+        sy_pool_oom(ncap);
     if (b->data != NULL) {
         memcpy(nd, b->data, b->len + 1);
         sodium_memzero(b->data, b->cap);

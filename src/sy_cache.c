@@ -23,6 +23,7 @@
 
 #define POOL_MAX 64
 #define ACQUIRE_TIMEOUT_MS 1000 /* waiting for a free pooled connection */
+#define SHORT_ACQUIRE_MS 200    /* the same, for sy_cache_lock_get/set without a lock */
 #define FAIL_FAST_MS 1000       /* no new connect attempt within this after a failure */
 #define PURGE_EVERY_MS 60000    /* opportunistic purge from sy_cache_get */
 #define CONNECT_TIMEOUT_S 2
@@ -51,10 +52,17 @@ struct sy_cache {
     bool probing; /* a thread is trying to reconnect while down */
     int64_t last_fail_ms;
     int64_t last_purge_ms; /* 0 = never */
+    /* locks of this process, under mu (see sy_cache_trylock) */
+    sy_cache_lock_t *locks; /* every lock held or being tried here */
+    int locks_max;          /* connections sy_cache_trylock may keep for locks */
+    int locks_held;         /* connections keeping a lock */
+    int locks_trying;       /* connections trying one for sy_cache_trylock */
 };
 
 struct sy_cache_lock {
-    slot_t *slot;
+    slot_t *slot; /* NULL: a lock within this process only (no connection) */
+    bool lost;    /* the session died while held: PostgreSQL released the lock */
+    sy_cache_lock_t *next;
     char key[SY_CACHE_KEY_MAX + 1];
 };
 
@@ -397,19 +405,24 @@ static slot_t *pick_free(sy_cache_t *c)
     return empty;
 }
 
-static sy_rc_t acquire(sy_cache_t *c, slot_t **out)
+static void deadline_in(struct timespec *deadline, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += ms / 1000;
+    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Checks a slot out, waiting at most wait_ms for one to be free. */
+static sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
 {
     struct timespec deadline;
     slot_t *s;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += ACQUIRE_TIMEOUT_MS / 1000;
-    deadline.tv_nsec += (long)(ACQUIRE_TIMEOUT_MS % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-
+    deadline_in(&deadline, wait_ms);
     pthread_mutex_lock(&c->mu);
     while ((s = pick_free(c)) == NULL) {
         int e = pthread_cond_timedwait(&c->cv, &c->mu, &deadline);
@@ -422,19 +435,27 @@ static sy_rc_t acquire(sy_cache_t *c, slot_t **out)
     pthread_mutex_unlock(&c->mu);
 
     if (s == NULL) {
-        sy_log_warn(NULL, "cache: no free PostgreSQL connection within %d ms (pool of %d)",
-                    ACQUIRE_TIMEOUT_MS, c->nslots);
+        sy_log_warn(NULL, "cache: no free PostgreSQL connection within %d ms (pool of %d)", wait_ms,
+                    c->nslots);
         return SY_ERR_DB;
     }
     *out = s;
     return SY_OK;
 }
 
+static sy_rc_t acquire(sy_cache_t *c, slot_t **out)
+{
+    return acquire_within(c, ACQUIRE_TIMEOUT_MS, out);
+}
+
+/* Returns s to the pool. Every waiter is woken: some wait for any slot,
+ * sy_cache_trylock waits for a slot it may keep, and a single signal could
+ * wake one that cannot use it while another that could sleeps on. */
 static void release(sy_cache_t *c, slot_t *s)
 {
     pthread_mutex_lock(&c->mu);
     s->busy = false;
-    pthread_cond_signal(&c->cv);
+    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -621,6 +642,7 @@ sy_cache_t *sy_cache_new(const sy_settings_t *s)
     if (c->url == NULL || c->slots == NULL)
         abort();
     c->nslots = n;
+    c->locks_max = n / 2 > 0 ? n / 2 : 1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -659,25 +681,15 @@ static void maybe_purge(sy_cache_t *c, slot_t *s)
         PQclear(res);
 }
 
-sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value)
+/* The lookup of sy_cache_get on slot s. */
+static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key, bool retry,
+                      char **value)
 {
     const char *params[1] = {key};
     PGresult *res = NULL;
-    slot_t *s = NULL;
     sy_rc_t rc;
 
-    if (value != NULL)
-        *value = NULL;
-    if (c == NULL || pool == NULL || value == NULL)
-        return SY_ERR_INVALID;
-    rc = check_key(key);
-    if (rc != SY_OK)
-        return rc;
-    rc = acquire(c, &s);
-    if (rc != SY_OK)
-        return rc;
-
-    rc = run(c, s, "sy_cache_get", NULL, 1, params, true, &res);
+    rc = run(c, s, "sy_cache_get", NULL, 1, params, retry, &res);
     if (rc != SY_OK)
         goto done;
     if (PQntuples(res) == 0) {
@@ -693,6 +705,66 @@ sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **val
 
 done:
     PQclear(res);
+    return rc;
+}
+
+/* The upsert of sy_cache_set on slot s; the caller checked the arguments. */
+static sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *value, int64_t ttl_ms,
+                      bool retry)
+{
+    char ttl[24];
+    const char *params[3];
+    char *quoted;
+    size_t qlen;
+    PGresult *res = NULL;
+    sy_rc_t rc;
+
+    quoted = json_quote(value, strlen(value));
+    qlen = strlen(quoted);
+    snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms);
+    params[0] = key;
+    params[1] = quoted;
+    params[2] = ttl;
+    rc = run(c, s, "sy_cache_set", NULL, 3, params, retry, &res);
+    PQclear(res);
+    sodium_memzero(quoted, qlen);
+    free(quoted);
+    return rc;
+}
+
+static sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char *key, char **value)
+{
+    if (value != NULL)
+        *value = NULL;
+    if (c == NULL || pool == NULL || value == NULL)
+        return SY_ERR_INVALID;
+    return check_key(key);
+}
+
+static sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms)
+{
+    sy_rc_t rc;
+
+    if (c == NULL || value == NULL || ttl_ms <= 0)
+        return SY_ERR_INVALID;
+    rc = check_key(key);
+    if (rc != SY_OK)
+        return rc;
+    return strlen(value) > SY_CACHE_VALUE_MAX ? SY_ERR_TOO_LARGE : SY_OK;
+}
+
+sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value)
+{
+    slot_t *s = NULL;
+    sy_rc_t rc;
+
+    rc = check_get(c, pool, key, value);
+    if (rc != SY_OK)
+        return rc;
+    rc = acquire(c, &s);
+    if (rc != SY_OK)
+        return rc;
+    rc = get_on(c, s, pool, key, true, value);
     if (s->conn != NULL)
         maybe_purge(c, s);
     release(c, s);
@@ -701,40 +773,17 @@ done:
 
 sy_rc_t sy_cache_set(sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms)
 {
-    char ttl[24];
-    const char *params[3];
-    char *quoted = NULL;
-    size_t vlen, qlen = 0;
-    PGresult *res = NULL;
     slot_t *s = NULL;
     sy_rc_t rc;
 
-    if (c == NULL || value == NULL || ttl_ms <= 0)
-        return SY_ERR_INVALID;
-    rc = check_key(key);
+    rc = check_set(c, key, value, ttl_ms);
     if (rc != SY_OK)
         return rc;
-    vlen = strlen(value);
-    if (vlen > SY_CACHE_VALUE_MAX)
-        return SY_ERR_TOO_LARGE;
-
-    quoted = json_quote(value, vlen);
-    qlen = strlen(quoted);
-    snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms);
-    params[0] = key;
-    params[1] = quoted;
-    params[2] = ttl;
-
     rc = acquire(c, &s);
     if (rc != SY_OK)
-        goto done;
-    rc = run(c, s, "sy_cache_set", NULL, 3, params, true, &res);
-    PQclear(res);
+        return rc;
+    rc = set_on(c, s, key, value, ttl_ms, true);
     release(c, s);
-
-done:
-    sodium_memzero(quoted, qlen);
-    free(quoted);
     return rc;
 }
 
@@ -796,13 +845,57 @@ bool sy_cache_ping(sy_cache_t *c)
     return sy_cache_delete(c, key) == SY_OK;
 }
 
+/* A lock record for key on slot s (NULL: none), registered in c->locks.
+ * Called under mu. */
+static sy_cache_lock_t *lock_register(sy_cache_t *c, slot_t *s, const char *key)
+{
+    sy_cache_lock_t *l = calloc(1, sizeof(*l));
+
+    if (l == NULL)
+        abort();
+    l->slot = s;
+    snprintf(l->key, sizeof(l->key), "%s", key);
+    l->next = c->locks;
+    c->locks = l;
+    return l;
+}
+
+/* Removes l from c->locks (under mu); the caller frees it. */
+static void lock_unregister(sy_cache_t *c, sy_cache_lock_t *l)
+{
+    for (sy_cache_lock_t **p = &c->locks; *p != NULL; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            return;
+        }
+    }
+}
+
+/* True when a thread of this process holds or is trying the lock on key
+ * (under mu). */
+static bool held_here(const sy_cache_t *c, const char *key)
+{
+    for (const sy_cache_lock_t *l = c->locks; l != NULL; l = l->next) {
+        if (strcmp(l->key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Marks l lost when its session is gone: PostgreSQL released the lock with
+ * it, and whatever session the slot has next does not hold it. */
+static void lock_check(sy_cache_lock_t *l)
+{
+    if (l->slot != NULL && (l->slot->conn == NULL || PQstatus(l->slot->conn) != CONNECTION_OK))
+        l->lost = true;
+}
+
 sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_lock_t **lock)
 {
     const char *params[1] = {key};
     char sql[128];
     PGresult *res = NULL;
     slot_t *s = NULL;
-    sy_cache_lock_t *l;
     sy_rc_t rc;
 
     if (lock != NULL)
@@ -857,33 +950,177 @@ done:
         release(c, s);
         return rc;
     }
-    l = calloc(1, sizeof(*l));
-    if (l == NULL)
-        abort();
-    l->slot = s;
-    snprintf(l->key, sizeof(l->key), "%s", key);
+    pthread_mutex_lock(&c->mu);
+    *lock = lock_register(c, s, key);
+    c->locks_held++;
+    pthread_mutex_unlock(&c->mu);
+    return SY_OK;
+}
+
+sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock, bool *busy)
+{
+    const char *params[1] = {key};
+    struct timespec deadline;
+    PGresult *res = NULL;
+    sy_cache_lock_t *l = NULL;
+    slot_t *s = NULL;
+    bool here = false, timed_out = false, got;
+    int held = 0;
+    sy_rc_t rc;
+
+    if (lock != NULL)
+        *lock = NULL;
+    if (busy != NULL)
+        *busy = false;
+    if (c == NULL || lock == NULL || busy == NULL)
+        return SY_ERR_INVALID;
+    rc = check_key(key);
+    if (rc != SY_OK)
+        return rc;
+
+    /* A connection may keep a lock only while fewer than locks_max do (or
+     * are trying to): the rest of the pool stays free for the short calls
+     * every request makes. Tries end in one round trip, so they are waited
+     * for, briefly; held locks last a tokenserver call, so once they use up
+     * the share nothing is waited for: the lock is then taken within this
+     * process only. The lock is registered before it is tried, so that the
+     * other threads here see it at once and never query PostgreSQL for it. */
+    deadline_in(&deadline, SHORT_ACQUIRE_MS);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (held_here(c, key)) {
+            here = true;
+            break;
+        }
+        if (c->locks_held + c->locks_trying < c->locks_max && (s = pick_free(c)) != NULL) {
+            s->busy = true;
+            c->locks_trying++;
+            l = lock_register(c, s, key);
+            break;
+        }
+        if (c->locks_held >= c->locks_max || timed_out) {
+            l = lock_register(c, NULL, key);
+            held = c->locks_held;
+            break;
+        }
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT)
+            timed_out = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+
+    if (here) {
+        *busy = true; /* another thread of this process has it */
+        return SY_ERR_DB;
+    }
+    if (s == NULL) {
+        sy_log_debug(NULL,
+                     "cache: no connection to lock %.*s... with (%d of %d keep locks); "
+                     "locked in this process only",
+                     key_prefix_len(key), key, held, c->locks_max);
+        *lock = l;
+        return SY_OK;
+    }
+
+    rc = run(c, s, "sy_cache_trylock", NULL, 1, params, true, &res);
+    got = rc == SY_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    if (rc == SY_OK && !got)
+        *busy = true; /* another session has it */
+    PQclear(res);
+
+    pthread_mutex_lock(&c->mu);
+    c->locks_trying--;
+    if (got) {
+        c->locks_held++;
+    } else {
+        lock_unregister(c, l);
+        s->busy = false;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (!got) {
+        free(l);
+        return SY_ERR_DB;
+    }
     *lock = l;
     return SY_OK;
+}
+
+sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool, const char *key,
+                          char **value)
+{
+    slot_t *s = NULL;
+    sy_rc_t rc;
+
+    rc = check_get(c, pool, key, value);
+    if (rc != SY_OK)
+        return rc;
+    if (lock == NULL || lock->slot == NULL) {
+        rc = acquire_within(c, SHORT_ACQUIRE_MS, &s);
+        if (rc != SY_OK)
+            return rc;
+        rc = get_on(c, s, pool, key, true, value);
+        release(c, s);
+        return rc;
+    }
+    /* No retry on a new session: that one would not hold the lock. */
+    lock_check(lock);
+    rc = get_on(c, lock->slot, pool, key, false, value);
+    lock_check(lock);
+    return rc;
+}
+
+sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key, const char *value,
+                          int64_t ttl_ms)
+{
+    slot_t *s = NULL;
+    sy_rc_t rc;
+
+    rc = check_set(c, key, value, ttl_ms);
+    if (rc != SY_OK)
+        return rc;
+    if (lock == NULL || lock->slot == NULL) {
+        rc = acquire_within(c, SHORT_ACQUIRE_MS, &s);
+        if (rc != SY_OK)
+            return rc;
+        rc = set_on(c, s, key, value, ttl_ms, true);
+        release(c, s);
+        return rc;
+    }
+    lock_check(lock);
+    rc = set_on(c, lock->slot, key, value, ttl_ms, false);
+    lock_check(lock);
+    return rc;
 }
 
 void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock)
 {
     const char *params[1];
     PGresult *res = NULL;
+    slot_t *s;
 
     if (lock == NULL)
         return;
+    s = lock->slot;
     params[0] = lock->key;
-    /* If the session died, PostgreSQL already released the lock with it. */
-    if (lock->slot->conn != NULL && PQstatus(lock->slot->conn) != CONNECTION_OK)
-        reset_slot(lock->slot);
-    if (lock->slot->conn != NULL &&
-        run(c, lock->slot, "sy_cache_unlock", NULL, 1, params, false, &res) == SY_OK) {
-        if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-            sy_log_warn(NULL, "cache: lock on %.*s... was not held at unlock",
-                        key_prefix_len(lock->key), lock->key);
-        PQclear(res);
+    if (s != NULL) {
+        /* If the session died, PostgreSQL already released the lock with it. */
+        lock_check(lock);
+        if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK)
+            reset_slot(s);
+        if (!lock->lost && run(c, s, "sy_cache_unlock", NULL, 1, params, false, &res) == SY_OK) {
+            if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+                sy_log_warn(NULL, "cache: lock on %.*s... was not held at unlock",
+                            key_prefix_len(lock->key), lock->key);
+            PQclear(res);
+        }
     }
-    release(c, lock->slot);
+    pthread_mutex_lock(&c->mu);
+    lock_unregister(c, lock);
+    if (s != NULL) {
+        c->locks_held--;
+        s->busy = false;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
     free(lock);
 }

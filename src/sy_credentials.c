@@ -11,7 +11,10 @@
  * Why a lock around misses: a Kinto client starts with a burst of parallel
  * requests that land on several worker processes. Without coordination each
  * would call the tokenserver. The first miss takes an advisory lock on the
- * cache key; the others wait for it, then find the row it stored. */
+ * cache key; the others wait for it, then find the row it stored. The holder
+ * looks again and stores on the connection that holds the lock: a miss
+ * needs one pooled connection, never two, so many new users at once cannot
+ * leave every connection held by a thread that waits for another one. */
 #include "syncto/sy_credentials.h"
 
 #include <errno.h>
@@ -155,16 +158,20 @@ long sy_credentials_cache_ttl(long request_ttl, long token_duration, long margin
     return ttl - margin;
 }
 
-/* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. */
+/* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
+ * lock, on the connection that holds it. */
 static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
-                      sy_token_t *tok)
+                      sy_cache_lock_t *lock, sy_token_t *tok)
 {
     const char *secret = ctx->settings->cache_hmac_secret;
     char *value = NULL, *plain = NULL;
     size_t len = 0;
     sy_rc_t rc;
 
-    rc = sy_cache_get(ctx->cache, pool, key, &value);
+    if (lock != NULL)
+        rc = sy_cache_lock_get(ctx->cache, lock, pool, key, &value);
+    else
+        rc = sy_cache_get(ctx->cache, pool, key, &value);
     if (rc != SY_OK)
         return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
     rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
@@ -175,21 +182,25 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
     if (rc != SY_OK) {
         sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
                     sy_rc_str(rc));
-        (void)sy_cache_delete(ctx->cache, key);
+        /* A lock holder stores a fresh entry over it instead. */
+        if (lock == NULL)
+            (void)sy_cache_delete(ctx->cache, key);
         return SY_ERR_NOT_FOUND;
     }
     return SY_OK;
 }
 
-static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, const sy_token_t *tok,
-                  long ttl)
+/* Stores tok under key: on the lock's connection, or without a lock on a
+ * pooled one that is not waited for long (the request is waiting). */
+static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, sy_cache_lock_t *lock,
+                  const sy_token_t *tok, long ttl)
 {
     char *hex = NULL;
 
     if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
                          tok->json_len, &hex) != SY_OK)
         return;
-    if (sy_cache_set(ctx->cache, key, hex, (int64_t)ttl * 1000) != SY_OK)
+    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) != SY_OK)
         sy_log_info(NULL, "credential cache: could not store an entry");
     free(hex);
 }
@@ -216,7 +227,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     out->cache_key = key;
 
     if (use_cache && !refresh) {
-        rc = lookup(ctx, pool, auth, key, &out->token);
+        rc = lookup(ctx, pool, auth, key, NULL, &out->token);
         if (rc == SY_OK) {
             out->from_cache = true;
             sy_statsd_incr("cache.hit");
@@ -232,15 +243,22 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
          * credential. The lock is only tried, never waited for: a waiting
          * pg_advisory_lock would keep a pooled connection busy, and with
          * more threads than connections the holder itself could then not
-         * reach the cache. Instead, wait a little and look again, for at
-         * most a little longer than the holder's tokenserver call may take;
-         * then go on without the lock. */
+         * reach the cache. Instead, wait a little and look again (borrowing
+         * a connection for each look), for at most a little longer than the
+         * holder's tokenserver call may take; then go on without the lock.
+         * When the connections that locks may keep are all taken (many new
+         * users at once), sy_cache_trylock gives a lock that holds within
+         * this process only rather than make anyone wait for a connection;
+         * when the lock cannot be tried at all (PostgreSQL failing), go on
+         * without it at once. */
         int64_t deadline =
             sy_ts_now_ms() + (int64_t)(s->token_server_timeout_seconds * 1000.0) + 1000;
 
         for (;;) {
-            if (sy_cache_lock(ctx->cache, key, 0, &lock) == SY_OK) {
-                rc = lookup(ctx, pool, auth, key, &out->token);
+            bool busy = false;
+
+            if (sy_cache_trylock(ctx->cache, key, &lock, &busy) == SY_OK) {
+                rc = lookup(ctx, pool, auth, key, lock, &out->token);
                 if (rc == SY_OK) {
                     sy_cache_unlock(ctx->cache, lock);
                     out->from_cache = true;
@@ -252,10 +270,10 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
                 break;
             }
             lock = NULL;
-            if (sy_ts_now_ms() >= deadline)
+            if (!busy || sy_ts_now_ms() >= deadline)
                 break;
             sleep_ms(LOCK_POLL_MS);
-            rc = lookup(ctx, pool, auth, key, &out->token);
+            rc = lookup(ctx, pool, auth, key, NULL, &out->token);
             if (rc == SY_OK) {
                 out->from_cache = true;
                 sy_statsd_incr("cache.hit");
@@ -278,7 +296,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
         cache_ttl = sy_credentials_cache_ttl(request_ttl, out->token.duration,
                                              s->cache_credentials_safety_margin_seconds);
         if (cache_ttl > 0)
-            store(ctx, auth, key, &out->token, cache_ttl);
+            store(ctx, auth, key, lock, &out->token, cache_ttl);
     }
     if (lock != NULL)
         sy_cache_unlock(ctx->cache, lock);

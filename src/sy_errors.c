@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "syncto/sy_backoff.h"
 #include "syncto/sy_ctx.h"
+#include "syncto/sy_json.h"
 
 #define DEFAULT_RETRY_AFTER 30
 
@@ -91,13 +91,6 @@ char *sy_errors_upstream_message(sy_pool_t *pool, int status, const char *body, 
     return sy_psprintf(pool, "%d %s: %s", status, sy_http_reason(status), clean);
 }
 
-static json_object *must(json_object *o)
-{
-    if (o == NULL)
-        abort();
-    return o;
-}
-
 /* Seconds from a Retry-After worth passing on, else -1. */
 static long sane_retry_after(long v)
 {
@@ -109,6 +102,27 @@ static void set_etag(sy_request_t *req, sy_response_t *resp, const sy_sync_resul
     if (res->last_modified_ms != SY_SYNC_NO_TS)
         sy_resp_set_header(req, resp, "ETag",
                            sy_psprintf(req->pool, "\"%lld\"", (long long)res->last_modified_ms));
+}
+
+/* Remembers on the client request what made an upstream call end in a 503,
+ * for its error report: which service, and its status or the network
+ * failure. Only server-written words, never the upstream body. */
+static void note_failure(sy_request_t *req, const sy_sync_result_t *res)
+{
+    sy_request_t *client = sy_req_client(req->ctx);
+    const char *who = res->stage == SY_SYNC_STAGE_TOKENSERVER ? "tokenserver" : "sync";
+
+    if (client == NULL || client->upstream_failure != NULL)
+        return;
+    if (res->rc == SY_OK)
+        client->upstream_failure = sy_psprintf(req->pool, "%s answered %d", who, res->status);
+    else if (res->rc == SY_ERR_UNREACHABLE)
+        client->upstream_failure = sy_psprintf(req->pool, "%s unreachable", who);
+    else if (res->rc == SY_ERR_TOO_LARGE)
+        client->upstream_failure = sy_psprintf(req->pool, "%s answer over the size cap", who);
+    else
+        client->upstream_failure =
+            sy_psprintf(req->pool, "%s answer unusable (%s)", who, sy_rc_str(res->rc));
 }
 
 void sy_errors_respond(sy_request_t *req, sy_response_t *resp, const sy_sync_result_t *res)
@@ -130,13 +144,15 @@ void sy_errors_respond(sy_request_t *req, sy_response_t *resp, const sy_sync_res
                   : sy_errors_upstream_message(req->pool, res->status, res->body, res->body_len);
     /* cliquet's body: {"code","errno","error","message"}, "error" being the
      * reason phrase of the Kinto status ("Bad Request" for a Sync 400). */
-    o = must(json_object_new_object());
-    json_object_object_add(o, "code", must(json_object_new_int(m.status)));
-    json_object_object_add(o, "errno", must(json_object_new_int(m.kinto_errno)));
-    json_object_object_add(o, "error", must(json_object_new_string(sy_http_reason(m.status))));
-    json_object_object_add(o, "message", must(json_object_new_string(message)));
+    o = sy_json_must(json_object_new_object());
+    json_object_object_add(o, "code", sy_json_must(json_object_new_int(m.status)));
+    json_object_object_add(o, "errno", sy_json_must(json_object_new_int(m.kinto_errno)));
+    json_object_object_add(o, "error",
+                           sy_json_must(json_object_new_string(sy_http_reason(m.status))));
+    json_object_object_add(o, "message", sy_json_must(json_object_new_string(message)));
     sy_resp_json(req, resp, m.status, o);
     if (m.status == 503) {
+        note_failure(req, res);
         retry = res->rc == SY_OK ? sane_retry_after(res->retry_after) : -1;
         if (retry < 0) {
             const sy_ctx_t *ctx = req->ctx;

@@ -19,6 +19,9 @@
 #include "syncto/sy_backoff.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_router.h"
+#include "syncto/sy_sentry.h"
+#include "syncto/sy_statsd.h"
+#include "syncto/sy_worker.h"
 
 #define DEFAULT_BODY_MAX (1L << 20)
 #define READ_CHUNK 65536
@@ -338,6 +341,93 @@ static double elapsed_ms(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Busy threads of this worker, this request included (0 without a worker,
+ * as in unit tests). */
+static int busy_threads(const sy_ctx_t *ctx, int *nthreads)
+{
+    const sy_settings_t *s = ctx->settings;
+    int n = s != NULL && s->threads > 0 ? s->threads : 1;
+
+    *nthreads = n;
+    if (ctx->worker == NULL)
+        return 0;
+    return (int)(sy_worker_busy_ratio(ctx->worker) * n + 0.5);
+}
+
+/* The request's metrics, in one datagram when they fit:
+ * request.<route>.<method>.<status>, request.<route>.<method>,
+ * pool.busy_threads, pool.saturated (see sy_statsd.h). Never blocks. */
+static void send_metrics(const sy_request_t *req, const sy_response_t *resp, double ms, int busy,
+                         int nthreads)
+{
+    sy_statsd_batch_t b;
+    char name[128], method[16];
+    const char *route = req->route_name != NULL ? req->route_name : "unknown";
+    const char *m = sy_method_name(req->method); /* bounded set: "other" for the rest */
+    size_t i;
+
+    if (!sy_statsd_enabled())
+        return;
+    for (i = 0; i < sizeof(method) - 1 && m[i] != '\0'; i++)
+        method[i] = (char)tolower((unsigned char)m[i]);
+    method[i] = '\0';
+    sy_statsd_batch_init(&b);
+    snprintf(name, sizeof(name), "request.%s.%s.%d", route, method, resp->status);
+    sy_statsd_batch_incr(&b, name);
+    snprintf(name, sizeof(name), "request.%s.%s", route, method);
+    sy_statsd_batch_timing(&b, name, ms);
+    if (busy > 0) {
+        sy_statsd_batch_gauge(&b, "pool.busy_threads", busy);
+        if (busy >= nthreads)
+            sy_statsd_batch_incr(&b, "pool.saturated");
+    }
+    sy_statsd_batch_flush(&b);
+}
+
+/* One Sentry event for a request that failed on our side (a 5xx built by
+ * syncto) or because an upstream failed (a 503, possibly inside a batch).
+ * Only server-written text goes in: the failure kind, statuses, the Kinto
+ * errno and message of our own error body. */
+static void report_error(const sy_request_t *req, const sy_response_t *resp)
+{
+    const char *route = req->route_name != NULL ? req->route_name : "unknown";
+    char msg[512];
+    json_object *v;
+
+    if (!sy_sentry_enabled())
+        return;
+    if (req->upstream_failure != NULL) {
+        sy_sentry_tag_t tags[] = {
+            {"kind", "upstream"},
+            {"status", sy_psprintf(req->pool, "%d", resp->status)},
+        };
+        snprintf(msg, sizeof(msg), "upstream failure on %s %s: %s", sy_method_name(req->method),
+                 route, req->upstream_failure);
+        sy_sentry_capture("error", msg, req->request_id, route, tags, 2);
+        return;
+    }
+    /* A failing heartbeat is for the monitoring that asked, not an error. */
+    if (resp->status < 500 || strcmp(route, "heartbeat") == 0)
+        return;
+    {
+        sy_sentry_tag_t tags[] = {
+            {"kind", "internal"},
+            {"status", sy_psprintf(req->pool, "%d", resp->status)},
+        };
+        const char *text = NULL;
+        long err = 0;
+
+        if (resp->json != NULL && json_object_object_get_ex(resp->json, "message", &v))
+            text = json_object_get_string(v);
+        if (resp->json != NULL && json_object_object_get_ex(resp->json, "errno", &v))
+            err = (long)json_object_get_int64(v);
+        snprintf(msg, sizeof(msg), "internal error on %s %s: %d errno %ld%s%s",
+                 sy_method_name(req->method), route, resp->status, err, text != NULL ? ": " : "",
+                 text != NULL ? text : "");
+        sy_sentry_capture("error", msg, req->request_id, route, tags, 2);
+    }
+}
+
 void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
 {
     const sy_settings_t *s = ctx->settings;
@@ -347,11 +437,15 @@ void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
     sy_request_t *req;
     sy_response_t resp;
     const char *path, *query, *m;
+    int busy, nthreads;
+    double ms;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    busy = busy_threads(ctx, &nthreads);
     req = sy_pcalloc(ctx->pool, sizeof(*req));
     req->pool = ctx->pool;
     req->ctx = ctx;
+    ctx->request = req;
     sy_resp_init(req, &resp);
 
     m = nonempty(param(fr, "REQUEST_METHOD"));
@@ -397,6 +491,10 @@ void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
 finish:
     sy_resp_finish(req, &resp);
     write_response(fr, req, &resp);
-    sy_log_request(req, &resp, elapsed_ms(&t0));
+    ms = elapsed_ms(&t0);
+    sy_log_request(req, &resp, ms);
+    send_metrics(req, &resp, ms, busy, nthreads);
+    report_error(req, &resp);
+    ctx->request = NULL;
     sy_pool_reset(ctx->pool);
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "syncto/sy_http.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
 #include "syncto/sy_ts.h"
@@ -202,13 +203,6 @@ sy_rc_t sy_kinto_write_record(sy_buf_t *out, json_object *bso, unsigned fields)
     return rc;
 }
 
-static json_object *must(json_object *o)
-{
-    if (o == NULL)
-        abort(); /* json-c only fails to allocate */
-    return o;
-}
-
 json_object *sy_kinto_record_new(json_object *bso, unsigned fields)
 {
     bso_fields_t f;
@@ -216,9 +210,9 @@ json_object *sy_kinto_record_new(json_object *bso, unsigned fields)
 
     if (!bso_read(bso, fields, &f))
         return NULL;
-    r = must(json_object_new_object());
+    r = sy_json_must(json_object_new_object());
     json_object_object_add(r, "id", json_object_get(f.id));
-    json_object_object_add(r, "last_modified", must(json_object_new_int64(f.modified)));
+    json_object_object_add(r, "last_modified", sy_json_must(json_object_new_int64(f.modified)));
     if (f.payload != NULL)
         json_object_object_add(r, "payload", json_object_get(f.payload));
     if (f.sortindex != NULL)
@@ -591,38 +585,6 @@ bool sy_kinto_precond_none(const sy_kinto_precond_t *p)
 
 /* ---- PUT ------------------------------------------------------------- */
 
-static void json_put_cleanup(void *data)
-{
-    json_object_put(data);
-}
-
-/* Parses the whole text as one JSON value; NULL when it is not. The object
- * is released with the pool. */
-static json_object *parse_strict(sy_pool_t *pool, const char *body, size_t len)
-{
-    json_tokener *tok;
-    json_object *o;
-    size_t end;
-
-    if (body == NULL || len == 0 || len > (size_t)INT32_MAX - 1)
-        return NULL;
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
-    o = json_tokener_parse_ex(tok, body, (int)len);
-    if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
-        o = json_tokener_parse_ex(tok, "", 1); /* a bare number ends here */
-    end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (o == NULL)
-        return NULL;
-    sy_pool_cleanup_add(pool, json_put_cleanup, o);
-    while (end < len &&
-           (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' || body[end] == '\n'))
-        end++;
-    return end == len ? o : NULL;
-}
-
 /* n bytes, NULs included, plus a terminating NUL. */
 static char *memdup(sy_pool_t *pool, const char *s, size_t n)
 {
@@ -653,7 +615,7 @@ static bool int_in(json_object *v, int64_t lo, int64_t hi, int64_t *out)
 sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kinto_put_t *out,
                            sy_kinto_invalid_t *err)
 {
-    json_object *root = parse_strict(pool, body, len), *data = NULL, *v, *bso;
+    json_object *root = sy_json_parse_pool(pool, body, len), *data = NULL, *v, *bso;
     size_t blen = 0;
     const char *text;
 
@@ -713,14 +675,16 @@ sy_rc_t sy_kinto_put_parse(sy_pool_t *pool, const char *body, size_t len, sy_kin
         out->has_ttl = true;
     }
     /* What Sync gets: only the three fields it stores. */
-    bso = must(json_object_new_object());
+    bso = sy_json_must(json_object_new_object());
     if (out->has_payload)
         json_object_object_add(
-            bso, "payload", must(json_object_new_string_len(out->payload, (int)out->payload_len)));
+            bso, "payload",
+            sy_json_must(json_object_new_string_len(out->payload, (int)out->payload_len)));
     if (out->has_sortindex)
-        json_object_object_add(bso, "sortindex", must(json_object_new_int64(out->sortindex)));
+        json_object_object_add(bso, "sortindex",
+                               sy_json_must(json_object_new_int64(out->sortindex)));
     if (out->has_ttl)
-        json_object_object_add(bso, "ttl", must(json_object_new_int64(out->ttl)));
+        json_object_object_add(bso, "ttl", sy_json_must(json_object_new_int64(out->ttl)));
     text = json_object_to_json_string_length(bso, SY_JSON_FLAGS, &blen);
     if (text == NULL)
         abort();
@@ -739,27 +703,30 @@ bool sy_kinto_put_needs_fetch(const sy_kinto_put_t *p, const sy_kinto_precond_t 
 
 json_object *sy_kinto_put_record(const char *id, const sy_kinto_put_t *p, int64_t last_modified_ms)
 {
-    json_object *r = must(json_object_new_object());
+    json_object *r = sy_json_must(json_object_new_object());
 
-    json_object_object_add(r, "id", must(json_object_new_string(id)));
-    json_object_object_add(r, "last_modified", must(json_object_new_int64(last_modified_ms)));
+    json_object_object_add(r, "id", sy_json_must(json_object_new_string(id)));
+    json_object_object_add(r, "last_modified",
+                           sy_json_must(json_object_new_int64(last_modified_ms)));
     if (p->has_payload)
-        json_object_object_add(r, "payload",
-                               must(json_object_new_string_len(p->payload, (int)p->payload_len)));
+        json_object_object_add(
+            r, "payload",
+            sy_json_must(json_object_new_string_len(p->payload, (int)p->payload_len)));
     if (p->has_sortindex)
-        json_object_object_add(r, "sortindex", must(json_object_new_int64(p->sortindex)));
+        json_object_object_add(r, "sortindex", sy_json_must(json_object_new_int64(p->sortindex)));
     if (p->has_ttl)
-        json_object_object_add(r, "ttl", must(json_object_new_int64(p->ttl)));
+        json_object_object_add(r, "ttl", sy_json_must(json_object_new_int64(p->ttl)));
     return r;
 }
 
 json_object *sy_kinto_deleted_record(const char *id, int64_t last_modified_ms)
 {
-    json_object *r = must(json_object_new_object());
+    json_object *r = sy_json_must(json_object_new_object());
 
-    json_object_object_add(r, "id", must(json_object_new_string(id)));
-    json_object_object_add(r, "last_modified", must(json_object_new_int64(last_modified_ms)));
-    json_object_object_add(r, "deleted", must(json_object_new_boolean(1)));
+    json_object_object_add(r, "id", sy_json_must(json_object_new_string(id)));
+    json_object_object_add(r, "last_modified",
+                           sy_json_must(json_object_new_int64(last_modified_ms)));
+    json_object_object_add(r, "deleted", sy_json_must(json_object_new_boolean(1)));
     return r;
 }
 
@@ -811,7 +778,7 @@ static int newest_first(const void *a, const void *b)
 
 json_object *sy_kinto_info_list(json_object *info)
 {
-    json_object *arr = must(json_object_new_array());
+    json_object *arr = sy_json_must(json_object_new_array());
     coll_ts_t *items;
     size_t n = 0, cap;
     int64_t ms;
@@ -833,9 +800,10 @@ json_object *sy_kinto_info_list(json_object *info)
     }
     qsort(items, n, sizeof(*items), newest_first);
     for (size_t i = 0; i < n; i++) {
-        json_object *c = must(json_object_new_object());
-        json_object_object_add(c, "id", must(json_object_new_string(items[i].name)));
-        json_object_object_add(c, "last_modified", must(json_object_new_int64(items[i].ms)));
+        json_object *c = sy_json_must(json_object_new_object());
+        json_object_object_add(c, "id", sy_json_must(json_object_new_string(items[i].name)));
+        json_object_object_add(c, "last_modified",
+                               sy_json_must(json_object_new_int64(items[i].ms)));
         json_object_array_add(arr, c);
     }
     free(items);

@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include <sodium.h>
+
+#include "syncto/sy_crypto.h"
+#include "syncto/sy_json.h"
 
 #define LINE_MAX_BYTES 16384
 #define CAP_MSG 4096
@@ -97,43 +101,6 @@ static void putf(line_t *l, const char *fmt, ...)
         put(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return len;
-}
-
 /* Appends s as text for the chosen renderer, writing at most cap bytes:
  * a quoted, escaped JSON string, or the raw text with control characters
  * replaced. Stops before a character that would pass the cap. */
@@ -166,7 +133,7 @@ static void put_str(line_t *l, const char *str, size_t cap)
             esc[0] = (char)c;
             olen = 1;
         } else {
-            step = utf8_len(s + i, n - i);
+            step = sy_json_utf8_len(s + i, n - i);
             if (step == 0) {
                 step = 1;
                 out = cfg.json ? "\\ufffd" : "?";
@@ -292,8 +259,15 @@ void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double d
         json_object_object_get_ex(resp->json, "errno", &e) && json_object_is_type(e, json_type_int))
         field_num(&l, false, "errno", json_object_get_int64(e));
     field_num(&l, false, "t", duration_ms > 0 ? (long long)(duration_ms + 0.5) : 0);
-    if (req->route != NULL)
-        field_str(&l, false, "route", req->route, CAP_SHORT);
+    /* Upstream: wall time spent waiting on the tokenserver and Sync, and
+     * how many calls; t - upstream_ms is syncto's own share. */
+    field_num(&l, false, "upstream_ms",
+              req->upstream_ms > 0 ? (long long)(req->upstream_ms + 0.5) : 0);
+    field_num(&l, false, "upstream_calls", (long long)req->upstream_calls);
+    if (req->route_name != NULL)
+        field_str(&l, false, "route", req->route_name, CAP_SHORT);
+    if (req->user_hash != NULL)
+        field_str(&l, false, "uid", req->user_hash, CAP_SHORT);
     agent = sy_req_header(req, "user-agent");
     if (agent != NULL)
         field_str(&l, false, "agent", agent, CAP_AGENT);
@@ -301,4 +275,19 @@ void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double d
     if (lang != NULL)
         field_str(&l, false, "lang", lang, CAP_SHORT);
     end(&l);
+}
+
+const char *sy_log_user_hash(sy_pool_t *pool, const char *secret, const char *material)
+{
+    static const char domain[] = "syncto user\n";
+    size_t dlen = sizeof(domain) - 1, mlen = strlen(material);
+    char *msg = sy_palloc(pool, dlen + mlen + 1), hex[65];
+
+    memcpy(msg, domain, dlen);
+    memcpy(msg + dlen, material, mlen + 1);
+    sy_hmac_sha256_hex(secret, strlen(secret), msg, dlen + mlen, hex);
+    /* material may be derived from a credential: leave no copy behind */
+    sodium_memzero(msg, dlen + mlen);
+    hex[32] = '\0';
+    return sy_pstrdup(pool, hex);
 }

@@ -524,7 +524,13 @@ sy_rc_t sy_migrate_find_sql_dir(const char *explicit_dir, const char *install_di
             char cand[PATH_MAX];
 
             *slash = '\0';
+            /* <build dir>/../sql in a source tree; <prefix>/bin/../share/
+             * syncto/sql in an installed tree, wherever its prefix is. */
             if ((size_t)snprintf(cand, sizeof(cand), "%s/../sql", exe) < sizeof(cand) &&
+                has_migrations(cand) && realpath(cand, real) != NULL)
+                return copy_path(buf, buflen, real);
+            if ((size_t)snprintf(cand, sizeof(cand), "%s/../share/syncto/sql", exe) <
+                    sizeof(cand) &&
                 has_migrations(cand) && realpath(cand, real) != NULL)
                 return copy_path(buf, buflen, real);
         }

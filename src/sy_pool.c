@@ -70,7 +70,7 @@ struct sy_pool {
 #define BLOCK_HDR ALIGN_UP(sizeof(block_t))
 #define LARGE_HDR ALIGN_UP(sizeof(large_t))
 
-static void oom(size_t size)
+void sy_pool_oom(size_t size)
 {
     char msg[96];
     int n = snprintf(msg, sizeof(msg), "syncto: out of memory allocating %zu bytes\n", size);
@@ -86,10 +86,10 @@ static void *xaligned_alloc(size_t size)
     void *p;
 
     if (size > SIZE_MAX - POOL_ALIGN)
-        oom(size);
+        sy_pool_oom(size);
     p = aligned_alloc(POOL_ALIGN, ALIGN_UP(size));
     if (p == NULL)
-        oom(size);
+        sy_pool_oom(size);
     return p;
 }
 
@@ -110,13 +110,13 @@ sy_pool_t *sy_pool_new(size_t block_size)
     sy_pool_t *pool = malloc(sizeof(*pool));
 
     if (pool == NULL)
-        oom(sizeof(*pool));
+        sy_pool_oom(sizeof(*pool));
     if (block_size == 0)
         block_size = POOL_DEFAULT_BLOCK;
     if (block_size < POOL_MIN_BLOCK)
         block_size = POOL_MIN_BLOCK;
     if (block_size > SIZE_MAX / 2)
-        oom(block_size);
+        sy_pool_oom(block_size);
     block_size = ALIGN_UP(block_size);
     pool->block_size = block_size;
     pool->large_min = block_size / 4;
@@ -188,7 +188,7 @@ static void *alloc_large(sy_pool_t *pool, size_t size)
     large_t *l;
 
     if (size > SIZE_MAX - LARGE_HDR - POOL_ALIGN)
-        oom(size);
+        sy_pool_oom(size);
     mem = xaligned_alloc(LARGE_HDR + size);
     l = (large_t *)mem;
     l->next = pool->large;
@@ -240,7 +240,7 @@ char *sy_pstrndup(sy_pool_t *pool, const char *s, size_t n)
         return NULL;
     n = strnlen(s, n);
     if (n == SIZE_MAX)
-        oom(n);
+        sy_pool_oom(n);
     p = sy_palloc(pool, n + 1);
     memcpy(p, s, n);
     p[n] = '\0';

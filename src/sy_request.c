@@ -179,3 +179,19 @@ const char *sy_req_public_url(const sy_request_t *req, const char *path)
         host = "localhost";
     return sy_psprintf(req->pool, "%s://%s%s", scheme, host, path);
 }
+
+sy_request_t *sy_req_client(struct sy_ctx *ctx)
+{
+    return ctx != NULL ? ctx->request : NULL;
+}
+
+void sy_req_note_upstream(struct sy_ctx *ctx, double ms, unsigned ncalls)
+{
+    sy_request_t *r = sy_req_client(ctx);
+
+    if (r == NULL)
+        return;
+    if (ms > 0)
+        r->upstream_ms += ms;
+    r->upstream_calls += ncalls;
+}

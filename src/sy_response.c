@@ -7,7 +7,10 @@
 #include <strings.h>
 #include <unistd.h>
 #include "syncto/sy_ctx.h"
+#include "syncto/sy_backoff.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
+#include "syncto/sy_worker.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 #define BODY_MAX_DEFAULT ((size_t)64 << 20)
@@ -22,22 +25,6 @@
 static const sy_settings_t *settings_of(const sy_request_t *req)
 {
     return req->ctx != NULL ? req->ctx->settings : NULL;
-}
-
-static json_object *must(json_object *o)
-{
-    if (o == NULL) {
-        static const char msg[] = "syncto: out of memory building JSON\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        (void)w;
-        abort();
-    }
-    return o;
-}
-
-static void json_put_cleanup(void *data)
-{
-    json_object_put(data);
 }
 
 static void body_cleanup(void *data)
@@ -81,8 +68,8 @@ void sy_resp_json(sy_request_t *req, sy_response_t *resp, int status, json_objec
 {
     /* Every object handed over is released at pool reset, even when a later
      * call replaces it (a handler turning a result into an error). */
-    if (obj != NULL && obj != resp->json)
-        sy_pool_cleanup_add(req->pool, json_put_cleanup, obj);
+    if (obj != resp->json)
+        sy_json_pool_own(req->pool, obj);
     resp->status = status;
     resp->json = obj;
     resp->has_body = true;
@@ -111,13 +98,13 @@ void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *locati
 static json_object *error_obj(int status, int kinto_errno, const char *error, const char *message,
                               json_object *details)
 {
-    json_object *o = must(json_object_new_object());
+    json_object *o = sy_json_must(json_object_new_object());
 
-    json_object_object_add(o, "code", must(json_object_new_int(status)));
-    json_object_object_add(o, "errno", must(json_object_new_int(kinto_errno)));
-    json_object_object_add(o, "error", must(json_object_new_string(error)));
+    json_object_object_add(o, "code", sy_json_must(json_object_new_int(status)));
+    json_object_object_add(o, "errno", sy_json_must(json_object_new_int(kinto_errno)));
+    json_object_object_add(o, "error", sy_json_must(json_object_new_string(error)));
     if (message != NULL)
-        json_object_object_add(o, "message", must(json_object_new_string(message)));
+        json_object_object_add(o, "message", sy_json_must(json_object_new_string(message)));
     if (details != NULL)
         json_object_object_add(o, "details", details);
     return o;
@@ -132,7 +119,8 @@ void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto
         status == 400 && kinto_errno == 107 ? "Invalid parameters" : sy_http_reason(status);
 
     sy_resp_json(req, resp, status, error_obj(status, kinto_errno, error, message, details));
-    if (status == 503) {
+    if (status >= 500) {
+        /* Every 5xx tells clients when to come back (Kinto protocol). */
         const sy_settings_t *s = settings_of(req);
         int secs = s != NULL ? s->retry_after_seconds : DEFAULT_RETRY_AFTER;
         char v[16];
@@ -144,15 +132,16 @@ void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto
 void sy_resp_invalid_param(sy_request_t *req, sy_response_t *resp, const char *location,
                            const char *name, const char *description)
 {
-    json_object *details = must(json_object_new_array());
-    json_object *d = must(json_object_new_object());
+    json_object *details = sy_json_must(json_object_new_array());
+    json_object *d = sy_json_must(json_object_new_object());
     const char *message;
 
     if (description == NULL)
         description = "";
-    json_object_object_add(d, "location", must(json_object_new_string(location)));
-    json_object_object_add(d, "name", name != NULL ? must(json_object_new_string(name)) : NULL);
-    json_object_object_add(d, "description", must(json_object_new_string(description)));
+    json_object_object_add(d, "location", sy_json_must(json_object_new_string(location)));
+    json_object_object_add(d, "name",
+                           name != NULL ? sy_json_must(json_object_new_string(name)) : NULL);
+    json_object_object_add(d, "description", sy_json_must(json_object_new_string(description)));
     json_object_array_add(details, d);
     if (name == NULL)
         message = sy_psprintf(req->pool, "%s: %s", location, description);
@@ -279,6 +268,19 @@ static void serialize(sy_request_t *req, sy_response_t *resp)
     }
 }
 
+/* "Backoff header on heavy load" (Kinto protocol): true when more than
+ * syncto.backoff_threshold of this worker's threads are busy, the request
+ * being answered included. A threshold of 0 always sends it (a static
+ * back-off); 1 never does. */
+static bool under_load(const sy_request_t *req, const sy_settings_t *s)
+{
+    if (s == NULL || s->backoff <= 0)
+        return false;
+    if (s->backoff_threshold <= 0)
+        return true;
+    return req->ctx != NULL && sy_worker_busy_ratio(req->ctx->worker) > s->backoff_threshold;
+}
+
 void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
 {
     const sy_settings_t *s = settings_of(req);
@@ -292,14 +294,16 @@ void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
     sy_resp_set_header(req, resp, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
     if (sy_resp_header(resp, "Cache-Control") == NULL)
         sy_resp_set_header(req, resp, "Cache-Control", "no-cache");
+    if (resp->status >= 500 && sy_resp_header(resp, "Retry-After") == NULL) {
+        snprintf(num, sizeof(num), "%d", s != NULL ? s->retry_after_seconds : DEFAULT_RETRY_AFTER);
+        sy_resp_set_header(req, resp, "Retry-After", num);
+    }
     if (resp->status < 400) {
         /* Clients resend any request whose response has Retry-After: on a
          * success that would replay a write. */
         sy_kv_del(&resp->headers, "Retry-After");
-        if (s != NULL && s->backoff > 0 && sy_resp_header(resp, "Backoff") == NULL) {
-            snprintf(num, sizeof(num), "%d", s->backoff);
-            sy_resp_set_header(req, resp, "Backoff", num);
-        }
+        if (under_load(req, s))
+            sy_backoff_set_header(req, resp, s->backoff);
     }
     if (resp->status < 200 || resp->status == 204 || resp->status == 304) {
         resp->has_body = false;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_views.h"
+#include "sy_version.h"
 
 #define M_GET (1u << 0) /* implies HEAD */
 #define M_PUT (1u << 1)
@@ -24,22 +25,29 @@
 
 typedef struct {
     const char *pattern; /* "{}" stands for one non-empty decoded segment */
+    const char *name;    /* short name for metrics, logs and error reports */
     unsigned methods;
     sy_handler_fn handler;
+    bool after_eol; /* still served after the end of service */
 } route_t;
 
+/* The names are those the original Syncto's metrics used, so that existing
+ * dashboards keep working. The heartbeats and the version stay up after the
+ * end of service: load balancers and monitoring must not take a node out
+ * while it answers clients 410. */
 static const route_t routes[] = {
-    {"/v1/", M_GET, sy_view_hello},
-    {"/v1/__heartbeat__", M_GET, sy_view_heartbeat},
-    {"/v1/__lbheartbeat__", M_GET, sy_view_lbheartbeat},
-    {"/v1/__version__", M_GET, sy_view_version},
-    {"/v1/fxa-oauth/params", M_GET, sy_view_fxa_params},
-    {"/v1/batch", M_POST, sy_view_batch},
-    {"/v1/buckets/{}", M_GET, sy_view_bucket},
-    {"/v1/buckets/{}/collections", M_GET, sy_view_collections},
-    {"/v1/buckets/{}/collections/{}", M_GET, sy_view_collection},
-    {"/v1/buckets/{}/collections/{}/records", M_GET, sy_view_records},
-    {"/v1/buckets/{}/collections/{}/records/{}", M_GET | M_PUT | M_DELETE, sy_view_record},
+    {"/v1/", "hello", M_GET, sy_view_hello, false},
+    {"/v1/__heartbeat__", "heartbeat", M_GET, sy_view_heartbeat, true},
+    {"/v1/__lbheartbeat__", "lbheartbeat", M_GET, sy_view_lbheartbeat, true},
+    {"/v1/__version__", "version", M_GET, sy_view_version, true},
+    {"/v1/fxa-oauth/params", "fxa-oauth", M_GET, sy_view_fxa_params, false},
+    {"/v1/batch", "batch", M_POST, sy_view_batch, false},
+    {"/v1/buckets/{}", "bucket", M_GET, sy_view_bucket, false},
+    {"/v1/buckets/{}/collections", "collections", M_GET, sy_view_collections, false},
+    {"/v1/buckets/{}/collections/{}", "collection", M_GET, sy_view_collection, false},
+    {"/v1/buckets/{}/collections/{}/records", "records", M_GET, sy_view_records, false},
+    {"/v1/buckets/{}/collections/{}/records/{}", "record", M_GET | M_PUT | M_DELETE, sy_view_record,
+     false},
 };
 
 static const sy_settings_t *settings_of(const sy_request_t *req)
@@ -183,19 +191,41 @@ static bool eos_reached(const char *eos)
     return strncmp(now, eos, n) >= 0;
 }
 
+/* Texts used when syncto.eos_message / syncto.eos_url are left empty. */
+#define EOS_SOFT_MESSAGE "This service will soon be decommissioned."
+#define EOS_HARD_MESSAGE "This service has been decommissioned."
+
+/* Sets the one Alert header of the response. It replaces any other Alert
+ * (the X-Client-State deprecation notice, a Sync node's X-Weave-Alert):
+ * clients read a single JSON object, and the end of the whole service is
+ * the notice that matters most. */
 static void eos_alert(sy_request_t *req, sy_response_t *resp, const sy_settings_t *s,
                       const char *code)
 {
     json_object *a = json_object_new_object();
+    bool hard = strcmp(code, "hard-eol") == 0;
+    const char *msg = s->eos_message != NULL && s->eos_message[0] != '\0'
+                          ? s->eos_message
+                          : (hard ? EOS_HARD_MESSAGE : EOS_SOFT_MESSAGE);
+    const char *url = s->eos_url != NULL && s->eos_url[0] != '\0' ? s->eos_url : SY_PROJECT_DOCS;
 
     if (a == NULL)
         return;
     json_object_object_add(a, "code", json_object_new_string(code));
-    json_object_object_add(a, "message",
-                           json_object_new_string(s->eos_message != NULL ? s->eos_message : ""));
-    json_object_object_add(a, "url", json_object_new_string(s->eos_url != NULL ? s->eos_url : ""));
+    json_object_object_add(a, "message", json_object_new_string(msg));
+    json_object_object_add(a, "url", json_object_new_string(url));
     sy_resp_set_header(req, resp, "Alert", json_object_to_json_string_ext(a, SY_JSON_FLAGS));
     json_object_put(a);
+}
+
+/* The route whose pattern matches the request's path, or NULL. */
+static const route_t *find_route(sy_request_t *req)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (route_match(&routes[i], req))
+            return &routes[i];
+    }
+    return NULL;
 }
 
 static void route(sy_request_t *req, sy_response_t *resp)
@@ -229,18 +259,14 @@ static void route(sy_request_t *req, sy_response_t *resp)
             redirect(req, resp, "", path, len);
         return;
     }
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (route_match(&routes[i], req)) {
-            found = &routes[i];
-            break;
-        }
-    }
+    found = find_route(req);
     if (found == NULL) {
         sy_resp_error(req, resp, 404, 111, "The resource you are looking for could not be found.",
                       NULL);
         return;
     }
     req->route = found->pattern;
+    req->route_name = found->name;
     if ((found->methods & bit) == 0) {
         char allow[64];
         sy_resp_error(req, resp, 405, 115, "Method not allowed on this endpoint.", NULL);
@@ -268,15 +294,28 @@ void sy_router_dispatch(sy_request_t *req, sy_response_t *resp)
     bool eos = !req->is_subrequest && s != NULL && s->eos != NULL && s->eos[0] != '\0';
 
     req->route = NULL;
+    req->route_name = NULL;
     req->nparams = 0;
     if (req->method == SY_M_OPTIONS) {
         req->route = "preflight";
+        req->route_name = "preflight";
         preflight(req, resp);
         return;
     }
     if (eos && eos_reached(s->eos)) {
-        sy_resp_error(req, resp, 410, 202,
-                      "This service has reached its end of life and is no longer available.", NULL);
+        const route_t *r = find_route(req);
+
+        if (r == NULL || !r->after_eol) {
+            if (r != NULL) {
+                req->route = r->pattern;
+                req->route_name = r->name;
+            }
+            sy_resp_error(req, resp, 410, 202,
+                          "This service has reached its end of life and is no longer available.",
+                          NULL);
+        } else {
+            route(req, resp);
+        }
         eos_alert(req, resp, s, "hard-eol");
         return;
     }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "sy_version.h"
 
@@ -257,36 +258,6 @@ bool sy_sentry_dsn_valid(const char *dsn, char *err, size_t errlen)
 
 /* ---- events ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    for (i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if (c == 0xE0 && s[1] < 0xA0)
-        return 0; /* overlong */
-    if (c == 0xED && s[1] > 0x9F)
-        return 0; /* surrogate */
-    if (c == 0xF0 && s[1] < 0x90)
-        return 0; /* overlong */
-    if (c == 0xF4 && s[1] > 0x8F)
-        return 0; /* beyond U+10FFFF */
-    return n;
-}
-
 /* Copies src into dst (at most max bytes + terminator), replacing invalid
  * UTF-8 bytes with '?' and never cutting a character in two. When key_chars,
  * only [A-Za-z0-9_.:-] are kept (Sentry's tag key alphabet), others -> '_'. */
@@ -304,7 +275,7 @@ static void copy_text(char *dst, size_t max, const char *src, bool key_chars)
             s++;
             continue;
         }
-        n = utf8_seq_len(s);
+        n = sy_json_utf8_len(s, strnlen((const char *)s, 4));
         if (n == 0) {
             if (len + 1 > max)
                 break;

@@ -109,11 +109,14 @@ static const setting_t settings_table[] = {
     STR(cors_origins, "*", 1, check_origins, 0, "`*` or origins",
         "Origins allowed by CORS: `*` or a space-separated list of `https://host[:port]`."),
     INT(cors_max_age_seconds, "3600", 0, 86400, "`Access-Control-Max-Age` of preflight responses."),
-    INT(retry_after_seconds, "30", 0, 86400, "`Retry-After` sent with 503 and 429 errors."),
-    INT(backoff, "0", 0, 86400,
-        "Static `Backoff` header (seconds) on every successful response; 0 sends none."),
+    INT(retry_after_seconds, "30", 0, 86400,
+        "`Retry-After` (seconds) sent with every 5xx error and with nginx's 429."),
+    INT(backoff, "60", 0, 86400,
+        "`Backoff` (seconds) sent on successful responses while the worker is under heavy load "
+        "(see `syncto.backoff_threshold`); 0 sends none."),
     DBL(backoff_threshold, "0.9", 0, 1,
-        "Share of a worker's threads busy at which responses start carrying `Backoff`."),
+        "Share of a worker's threads that must be busy, beyond which successful responses carry "
+        "`Backoff`; 0 sends it always (a static back-off), 1 never."),
 
     /* upstream */
     STR(token_server_url, "https://token.services.mozilla.com/", 1, check_url, 0, "http(s) URL",
@@ -146,10 +149,13 @@ static const setting_t settings_table[] = {
 
     /* deprecation */
     STR(eos, "", 0, check_date, 0, "YYYY-MM-DD",
-        "End-of-service date; when set, responses carry an `Alert` header."),
-    STR(eos_message, "", 0, NULL, 0, NULL, "Message of the end-of-service `Alert`."),
+        "End-of-service date (UTC). Before it, every response carries a soft-eol `Alert`; from "
+        "that day on, requests answer 410 errno 202 with a hard-eol `Alert` (heartbeats and "
+        "`__version__` excepted). Empty: none."),
+    STR(eos_message, "", 0, NULL, 0, NULL,
+        "Message of the end-of-service `Alert`; empty gives a stock sentence."),
     STR(eos_url, "", 0, check_url_or_empty, 0, "http(s) URL",
-        "Link given in the end-of-service `Alert`."),
+        "Link given in the end-of-service `Alert`; empty gives the project documentation."),
 
     /* FxA OAuth */
     STR(fxa_oauth_client_id, "", 0, NULL, 0, NULL,
@@ -162,7 +168,9 @@ static const setting_t settings_table[] = {
     /* operations */
     ENUM(logging_renderer, "json", renderer_choices,
          "Log format on stderr: MozLog JSON lines or readable text."),
-    ENUM(log_level, "info", level_choices, "Least severe level logged."),
+    ENUM(log_level, "info", level_choices,
+         "Least severe level logged; request summary lines are `info`, so `warning` and `error` "
+         "turn them off."),
     STR(statsd_url, "", 0, check_statsd, 0, "udp://HOST[:PORT]",
         "StatsD server receiving metrics (port 8125 when left out); empty sends none."),
     STR(statsd_prefix, "syncto", 0, NULL, 0, NULL, "Prefix of every StatsD metric name."),
@@ -272,6 +280,20 @@ static bool valid_collection(const char *c, size_t len)
             return false;
     }
     return true;
+}
+
+/* "a, b, (empty)": the values an enum setting accepts, for messages and
+ * the documentation. */
+static void choices_list(const setting_t *e, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *const *c = e->choices; *c != NULL && used < n; c++) {
+        int w = snprintf(out + used, n - used, "%s%s", used > 0 ? ", " : "",
+                         **c == '\0' ? "(empty)" : *c);
+        if (w > 0)
+            used += (size_t)w;
+    }
 }
 
 /* ---- value checks ---- */
@@ -429,6 +451,20 @@ static void fail(load_t *L, const origin_t *o, const char *key, const char *fmt,
         snprintf(L->err, L->errlen, "%s: %s: %s", L->file, key, reason);
 }
 
+static void fail_line(load_t *L, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes "file:line: reason", for a line that is not "key = value". */
+static void fail_line(load_t *L, int lineno, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    snprintf(L->err, L->errlen, "%s:%d: %s", L->file, lineno, reason);
+}
+
 /* Parses value for e and stores it into s; on failure writes why. */
 static bool set_value(sy_settings_t *s, const setting_t *e, const char *value, char *why, size_t n)
 {
@@ -466,14 +502,8 @@ static bool set_value(sy_settings_t *s, const setting_t *e, const char *value, c
                 return true;
             }
         }
-        char list[256] = "";
-        size_t used = 0;
-        for (const char *const *c = e->choices; *c != NULL && used < sizeof(list); c++) {
-            int w = snprintf(list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "",
-                             **c == '\0' ? "(empty)" : *c);
-            if (w > 0)
-                used += (size_t)w;
-        }
+        char list[256];
+        choices_list(e, list, sizeof(list));
         snprintf(why, n, "invalid value \"%.200s\" (expected %s)", value, list);
         return false;
     }
@@ -538,14 +568,20 @@ static sy_collection_rule_t *find_rule(const sy_settings_t *s, const char *colle
 }
 
 /* Applies "syncto.record_<collection>_<put|delete>_enabled" given as its
- * collection (length clen, already validated) and method. */
+ * collection (length clen, any case) and method. */
 static bool set_rule(load_t *L, const origin_t *o, const char *key, const char *coll, size_t clen,
                      int method, const char *value)
 {
-    char name[COLLECTION_MAX + 1];
-    for (size_t i = 0; i < clen; i++)
-        name[i] = (char)tolower((unsigned char)coll[i]);
-    name[clen] = '\0';
+    char name[COLLECTION_MAX + 1] = "";
+    if (clen <= COLLECTION_MAX) {
+        for (size_t i = 0; i < clen; i++)
+            name[i] = (char)tolower((unsigned char)coll[i]);
+        name[clen] = '\0';
+    }
+    if (!valid_collection(name, clen)) {
+        fail(L, o, key, "invalid collection name (1 to 32 of a-z 0-9 . _ -)");
+        return false;
+    }
 
     bool enabled;
     if (!parse_bool(value, &enabled)) {
@@ -599,25 +635,12 @@ static bool apply(load_t *L, const origin_t *o, const char *key, const char *val
 {
     const setting_t *e = find_setting(key);
     if (e == NULL) {
-        if (strncasecmp(key, RULE_PREFIX, strlen(RULE_PREFIX)) == 0) {
-            const char *coll;
-            size_t clen;
-            int method;
-            if (!split_rule(key + strlen(RULE_PREFIX), &coll, &clen, &method)) {
-                fail(L, o, key, "unknown setting");
-                return false;
-            }
-            char lower[COLLECTION_MAX + 1];
-            if (clen <= COLLECTION_MAX) {
-                for (size_t i = 0; i < clen; i++)
-                    lower[i] = (char)tolower((unsigned char)coll[i]);
-            }
-            if (!valid_collection(lower, clen)) {
-                fail(L, o, key, "invalid collection name (1 to 32 of a-z 0-9 . _ -)");
-                return false;
-            }
-            return set_rule(L, o, key, lower, clen, method, value);
-        }
+        const char *coll;
+        size_t clen;
+        int method;
+        if (strncasecmp(key, RULE_PREFIX, strlen(RULE_PREFIX)) == 0 &&
+            split_rule(key + strlen(RULE_PREFIX), &coll, &clen, &method))
+            return set_rule(L, o, key, coll, clen, method, value);
         fail(L, o, key, "unknown setting");
         return false;
     }
@@ -652,13 +675,12 @@ static bool load_file(load_t *L)
         lineno++;
         origin_t o = {.line = lineno};
         if (got > LINE_MAX_BYTES) {
-            snprintf(L->err, L->errlen, "%s:%d: line too long (at most %d bytes)", L->file, lineno,
-                     LINE_MAX_BYTES);
+            fail_line(L, lineno, "line too long (at most %d bytes)", LINE_MAX_BYTES);
             ok = false;
             break;
         }
         if ((size_t)got != strlen(line)) {
-            snprintf(L->err, L->errlen, "%s:%d: NUL byte in line", L->file, lineno);
+            fail_line(L, lineno, "NUL byte in line");
             ok = false;
             break;
         }
@@ -671,14 +693,14 @@ static bool load_file(load_t *L)
             continue;
         if (*p == '[') {
             if (p[strlen(p) - 1] != ']') {
-                snprintf(L->err, L->errlen, "%s:%d: unterminated section header", L->file, lineno);
+                fail_line(L, lineno, "unterminated section header");
                 ok = false;
             }
             continue; /* any section: keys carry their full dotted names */
         }
         char *eq = strchr(p, '=');
         if (eq == NULL) {
-            snprintf(L->err, L->errlen, "%s:%d: expected \"key = value\"", L->file, lineno);
+            fail_line(L, lineno, "expected \"key = value\"");
             ok = false;
             break;
         }
@@ -686,7 +708,7 @@ static bool load_file(load_t *L)
         char *key = trim(p);
         char *value = trim(eq + 1);
         if (*key == '\0') {
-            snprintf(L->err, L->errlen, "%s:%d: missing key before \"=\"", L->file, lineno);
+            fail_line(L, lineno, "missing key before \"=\"");
             ok = false;
             break;
         }
@@ -726,36 +748,30 @@ static bool load_env_rules(load_t *L)
             fail(L, &o, o.env, "not SYNCTO_RECORD_<COLLECTION>_PUT_ENABLED or _DELETE_ENABLED");
             return false;
         }
-        char lower[COLLECTION_MAX + 1];
-        if (clen <= COLLECTION_MAX) {
-            for (size_t i = 0; i < clen; i++)
-                lower[i] = (char)tolower((unsigned char)coll[i]);
-        }
-        if (!valid_collection(lower, clen)) {
-            fail(L, &o, o.env, "invalid collection name (1 to 32 of a-z 0-9 . _ -)");
-            return false;
-        }
-        if (!set_rule(L, &o, o.env, lower, clen, method, eqp + 1))
+        if (!set_rule(L, &o, o.env, coll, clen, method, eqp + 1))
             return false;
     }
     return true;
+}
+
+/* Applies the environment variable of key, when it is set. */
+static bool apply_env(load_t *L, const char *key)
+{
+    origin_t o = {0};
+    env_name(key, o.env, sizeof(o.env));
+    const char *v = getenv(o.env);
+    return v == NULL || apply(L, &o, key, v);
 }
 
 static bool load_env(load_t *L)
 {
     /* aliases first, so that the canonical name wins when both are set */
     for (size_t i = 0; i < NALIASES; i++) {
-        origin_t o = {0};
-        env_name(aliases[i].key, o.env, sizeof(o.env));
-        const char *v = getenv(o.env);
-        if (v != NULL && !apply(L, &o, aliases[i].key, v))
+        if (!apply_env(L, aliases[i].key))
             return false;
     }
     for (size_t i = 0; i < NSETTINGS; i++) {
-        origin_t o = {0};
-        env_name(settings_table[i].key, o.env, sizeof(o.env));
-        const char *v = getenv(o.env);
-        if (v != NULL && !apply(L, &o, settings_table[i].key, v))
+        if (!apply_env(L, settings_table[i].key))
             return false;
     }
     return load_env_rules(L);
@@ -1005,6 +1021,17 @@ static void md_row(FILE *f, const char *key, const char *env, const char *type, 
     fputs("\n", f);
 }
 
+/* The row of a settings key, with its environment variable. */
+static void md_key_row(FILE *f, const char *key, const char *type, const char *def,
+                       const char *range, const char *doc)
+{
+    char k[128], env[160], name[128];
+    snprintf(k, sizeof(k), "`%s`", key);
+    env_name(key, name, sizeof(name));
+    snprintf(env, sizeof(env), "`%s`", name);
+    md_row(f, k, env, type, def, range, doc);
+}
+
 static void describe_range(const setting_t *e, char *out, size_t n)
 {
     out[0] = '\0';
@@ -1023,16 +1050,9 @@ static void describe_range(const setting_t *e, char *out, size_t n)
     case T_BOOL:
         snprintf(out, n, "true, false");
         break;
-    case T_ENUM: {
-        size_t used = 0;
-        for (const char *const *c = e->choices; *c != NULL && used < n; c++) {
-            int w = snprintf(out + used, n - used, "%s%s", used > 0 ? ", " : "",
-                             **c == '\0' ? "(empty)" : *c);
-            if (w > 0)
-                used += (size_t)w;
-        }
+    case T_ENUM:
+        choices_list(e, out, n);
         break;
-    }
     case T_PATH:
         snprintf(out, n, "readable file");
         break;
@@ -1047,10 +1067,7 @@ void sy_settings_write_markdown(FILE *f)
     fputs("| --- | --- | --- | --- | --- | --- |\n", f);
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting_t *e = &settings_table[i];
-        char key[128], env[160], def[512], range[256], name[128];
-        snprintf(key, sizeof(key), "`%s`", e->key);
-        env_name(e->key, name, sizeof(name));
-        snprintf(env, sizeof(env), "`%s`", name);
+        char def[512], range[256];
         if (e->flags & F_SECRET)
             snprintf(def, sizeof(def), "%s", e->flags & F_REQUIRED ? "(required)" : "(none)");
         else if (e->def[0] == '\0')
@@ -1058,17 +1075,14 @@ void sy_settings_write_markdown(FILE *f)
         else
             snprintf(def, sizeof(def), "`%s`", e->def);
         describe_range(e, range, sizeof(range));
-        md_row(f, key, env, type_name(e->type), def, range, e->doc);
+        md_key_row(f, e->key, type_name(e->type), def, range, e->doc);
 
         for (size_t a = 0; a < NALIASES; a++) {
             if (strcmp(aliases[a].target, e->key) != 0)
                 continue;
-            char akey[128], aenv[160], adoc[256];
-            snprintf(akey, sizeof(akey), "`%s`", aliases[a].key);
-            env_name(aliases[a].key, name, sizeof(name));
-            snprintf(aenv, sizeof(aenv), "`%s`", name);
+            char adoc[256];
             snprintf(adoc, sizeof(adoc), "Older name of `%s`, still accepted.", e->key);
-            md_row(f, akey, aenv, type_name(e->type), def, range, adoc);
+            md_key_row(f, aliases[a].key, type_name(e->type), def, range, adoc);
         }
     }
     md_row(f, "`syncto.record_<collection>_put_enabled`",

@@ -282,6 +282,11 @@ static size_t format_decimal(char *out, size_t cap, double v)
     return len;
 }
 
+static void drop_value(void)
+{
+    atomic_fetch_add_explicit(&stat_dropped, 1, memory_order_relaxed);
+}
+
 /* Builds "<prefix><name>:<value>|<type>" into line (SY_STATSD_DATAGRAM_MAX
  * bytes). Returns the length, or 0 (and counts a drop) when it does not fit. */
 static size_t build_line(char *line, const char *name, const char *value, const char *type)
@@ -306,66 +311,8 @@ static size_t build_line(char *line, const char *name, const char *value, const 
     return len;
 
 drop:
-    atomic_fetch_add_explicit(&stat_dropped, 1, memory_order_relaxed);
+    drop_value();
     return 0;
-}
-
-static void drop_value(void)
-{
-    atomic_fetch_add_explicit(&stat_dropped, 1, memory_order_relaxed);
-}
-
-static void send_one(const char *name, const char *value, const char *type)
-{
-    char line[SY_STATSD_DATAGRAM_MAX];
-    size_t len = build_line(line, name, value, type);
-
-    send_datagram(line, len);
-}
-
-void sy_statsd_incr(const char *name)
-{
-    if (statsd_fd < 0)
-        return;
-    send_one(name, "1", "c");
-}
-
-void sy_statsd_count(const char *name, long n)
-{
-    char v[32];
-
-    if (statsd_fd < 0)
-        return;
-    snprintf(v, sizeof(v), "%ld", n);
-    send_one(name, v, "c");
-}
-
-void sy_statsd_timing(const char *name, double ms)
-{
-    char v[32];
-
-    if (statsd_fd < 0)
-        return;
-    if (format_decimal(v, sizeof(v), ms < 0 ? 0 : ms) == 0) {
-        drop_value();
-        return;
-    }
-    send_one(name, v, "ms");
-}
-
-/* Why negative gauges become 0: in the StatsD protocol a leading sign on a
- * gauge means "adjust by", not "set to". */
-void sy_statsd_gauge(const char *name, double value)
-{
-    char v[32];
-
-    if (statsd_fd < 0)
-        return;
-    if (format_decimal(v, sizeof(v), value < 0 ? 0 : value) == 0) {
-        drop_value();
-        return;
-    }
-    send_one(name, v, "g");
 }
 
 void sy_statsd_batch_init(sy_statsd_batch_t *b)
@@ -379,11 +326,19 @@ void sy_statsd_batch_flush(sy_statsd_batch_t *b)
     b->len = 0;
 }
 
-static void batch_add(sy_statsd_batch_t *b, const char *name, const char *value, const char *type)
+/* Sends one metric line: into b when batching, else as its own datagram. */
+static void emit(sy_statsd_batch_t *b, const char *name, const char *value, const char *type)
 {
     char line[SY_STATSD_DATAGRAM_MAX];
-    size_t len = build_line(line, name, value, type);
+    size_t len;
 
+    if (statsd_fd < 0)
+        return;
+    len = build_line(line, name, value, type);
+    if (b == NULL) {
+        send_datagram(line, len);
+        return;
+    }
     if (len == 0)
         return;
     if (b->len > 0 && b->len + 1 + len > sizeof(b->buf))
@@ -394,37 +349,20 @@ static void batch_add(sy_statsd_batch_t *b, const char *name, const char *value,
     b->len += len;
 }
 
-void sy_statsd_batch_incr(sy_statsd_batch_t *b, const char *name)
-{
-    if (statsd_fd < 0)
-        return;
-    batch_add(b, name, "1", "c");
-}
-
-void sy_statsd_batch_count(sy_statsd_batch_t *b, const char *name, long n)
+static void emit_count(sy_statsd_batch_t *b, const char *name, long n)
 {
     char v[32];
 
     if (statsd_fd < 0)
         return;
     snprintf(v, sizeof(v), "%ld", n);
-    batch_add(b, name, v, "c");
+    emit(b, name, v, "c");
 }
 
-void sy_statsd_batch_timing(sy_statsd_batch_t *b, const char *name, double ms)
-{
-    char v[32];
-
-    if (statsd_fd < 0)
-        return;
-    if (format_decimal(v, sizeof(v), ms < 0 ? 0 : ms) == 0) {
-        drop_value();
-        return;
-    }
-    batch_add(b, name, v, "ms");
-}
-
-void sy_statsd_batch_gauge(sy_statsd_batch_t *b, const char *name, double value)
+/* Timers and gauges: a decimal value, a negative one sent as 0. Why for
+ * gauges: in the StatsD protocol a leading sign on a gauge means "adjust
+ * by", not "set to". */
+static void emit_decimal(sy_statsd_batch_t *b, const char *name, double value, const char *type)
 {
     char v[32];
 
@@ -434,5 +372,45 @@ void sy_statsd_batch_gauge(sy_statsd_batch_t *b, const char *name, double value)
         drop_value();
         return;
     }
-    batch_add(b, name, v, "g");
+    emit(b, name, v, type);
+}
+
+void sy_statsd_incr(const char *name)
+{
+    emit(NULL, name, "1", "c");
+}
+
+void sy_statsd_count(const char *name, long n)
+{
+    emit_count(NULL, name, n);
+}
+
+void sy_statsd_timing(const char *name, double ms)
+{
+    emit_decimal(NULL, name, ms, "ms");
+}
+
+void sy_statsd_gauge(const char *name, double value)
+{
+    emit_decimal(NULL, name, value, "g");
+}
+
+void sy_statsd_batch_incr(sy_statsd_batch_t *b, const char *name)
+{
+    emit(b, name, "1", "c");
+}
+
+void sy_statsd_batch_count(sy_statsd_batch_t *b, const char *name, long n)
+{
+    emit_count(b, name, n);
+}
+
+void sy_statsd_batch_timing(sy_statsd_batch_t *b, const char *name, double ms)
+{
+    emit_decimal(b, name, ms, "ms");
+}
+
+void sy_statsd_batch_gauge(sy_statsd_batch_t *b, const char *name, double value)
+{
+    emit_decimal(b, name, value, "g");
 }

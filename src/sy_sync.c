@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "syncto/sy_backoff.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_statsd.h"
 #include "syncto/sy_ts.h"
@@ -314,43 +315,6 @@ bool sy_sync_result_ok(const sy_sync_result_t *res)
            res->status < 300;
 }
 
-static void json_put_cleanup(void *data)
-{
-    json_object_put(data);
-}
-
-/* Parses body (NUL-terminated) as JSON when it is one whole JSON value;
- * Sync error bodies are bare integers, which count. */
-static json_object *parse_json(sy_pool_t *pool, const char *body, size_t len)
-{
-    json_tokener *tok;
-    json_object *o;
-    size_t end;
-
-    if (len == 0 || len > (size_t)INT32_MAX - 1)
-        return NULL;
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
-    /* Passing the terminating NUL tells json-c the text ends there, so that
-     * a bare number is complete. */
-    o = json_tokener_parse_ex(tok, body, (int)len + 1);
-    end = json_tokener_get_parse_end(tok);
-    if (o != NULL) {
-        while (end < len &&
-               (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' || body[end] == '\t'))
-            end++;
-        if (end < len) {
-            json_object_put(o);
-            o = NULL;
-        }
-    }
-    json_tokener_free(tok);
-    if (o != NULL)
-        sy_pool_cleanup_add(pool, json_put_cleanup, o);
-    return o;
-}
-
 static void result_init(sy_sync_result_t *res)
 {
     memset(res, 0, sizeof(*res));
@@ -376,8 +340,31 @@ static void result_from_http(sy_pool_t *pool, sy_sync_result_t *res, sy_sync_sta
     res->headers = h->headers;
     res->body = h->body != NULL ? h->body : "";
     res->body_len = h->body_len;
-    res->json = parse_json(pool, res->body, res->body_len);
+    res->json = sy_json_parse_pool(pool, res->body, res->body_len);
     sy_sync_parse_headers(res, &res->headers);
+}
+
+/* Sets the hashed user id of the client request's log line, once: the
+ * tokenserver's hashed_fxa_uid when it gave one (already a pseudonym, the one
+ * its own logs use), else an HMAC of the storage URL (which holds the user's
+ * uid); without credentials, an HMAC of the credential's cache key. Never the
+ * credential or the uid itself. */
+static void note_user(sy_sync_t *s, bool have_token)
+{
+    sy_request_t *client = sy_req_client(s->ctx);
+    const char *secret = s->ctx->settings->cache_hmac_secret;
+    const sy_token_t *t = &s->creds.token;
+    const char *h = t->hashed_fxa_uid;
+
+    if (client == NULL || client->user_hash != NULL || secret == NULL || secret[0] == '\0')
+        return;
+    if (have_token && h != NULL && h[0] != '\0' && strlen(h) <= 64 &&
+        strspn(h, "0123456789abcdefABCDEF") == strlen(h))
+        client->user_hash = sy_pstrdup(s->pool, h);
+    else if (have_token && t->api_endpoint != NULL)
+        client->user_hash = sy_log_user_hash(s->pool, secret, t->api_endpoint);
+    else if (s->creds.cache_key != NULL)
+        client->user_hash = sy_log_user_hash(s->pool, secret, s->creds.cache_key);
 }
 
 /* Makes sure s has credentials; false with res filled on failure. */
@@ -394,6 +381,7 @@ static bool ensure_creds(sy_sync_t *s, bool refresh, sy_sync_result_t *res)
         return false;
     }
     rc = sy_credentials_get(s->ctx, s->pool, s->auth, refresh, &s->creds, &tsr);
+    note_user(s, rc == SY_OK);
     if (rc == SY_OK)
         rc = sy_http_parse_url(s->pool, s->creds.token.api_endpoint, &s->endpoint);
     if (rc == SY_OK) {
@@ -502,10 +490,17 @@ static void run_many(sy_sync_t *s, const sy_sync_op_t *const *ops, sy_sync_resul
         }
         map[m++] = i;
     }
-    if (m == 1)
-        sy_http_perform(sy_http_of(s->ctx), s->pool, &hreqs[0], &hresps[0]);
-    else if (m > 1)
-        sy_http_perform_many(sy_http_of(s->ctx), s->pool, hreqs, hresps, m, conc > 0 ? conc : 1);
+    if (m > 0) {
+        int64_t t0 = sy_ts_now_ms();
+
+        if (m == 1)
+            sy_http_perform(sy_http_of(s->ctx), s->pool, &hreqs[0], &hresps[0]);
+        else
+            sy_http_perform_many(sy_http_of(s->ctx), s->pool, hreqs, hresps, m,
+                                 conc > 0 ? conc : 1);
+        /* Wall time: concurrent calls count once. */
+        sy_req_note_upstream(s->ctx, (double)(sy_ts_now_ms() - t0), (unsigned)m);
+    }
     for (i = 0; i < m; i++) {
         result_from_http(s->pool, res[map[i]], SY_SYNC_STAGE_SYNC, s->endpoint.authority,
                          &hresps[i]);

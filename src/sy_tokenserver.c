@@ -167,6 +167,7 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     rc = sy_http_perform(sy_http_of(ctx), pool, &req, resp);
     sy_statsd_timing("tokenserver.tokenserverclient.get_hawk_credentials",
                      (double)(sy_ts_now_ms() - started));
+    sy_req_note_upstream(ctx, (double)(sy_ts_now_ms() - started), 1);
     if (rc != SY_OK) {
         sy_log_warn(NULL, "tokenserver unreachable: %s",
                     resp->error != NULL ? resp->error : sy_rc_str(rc));
@@ -211,7 +212,11 @@ bool sy_tokenserver_heartbeat(sy_ctx_t *ctx)
     req.connect_timeout_ms = timeout;
     req.timeout_ms = timeout;
     req.max_response_bytes = TOKEN_BODY_MAX;
-    if (sy_http_perform(sy_http_of(ctx), pool, &req, &resp) != SY_OK || resp.status != 200) {
+    int64_t started = sy_ts_now_ms();
+    sy_rc_t rc = sy_http_perform(sy_http_of(ctx), pool, &req, &resp);
+
+    sy_req_note_upstream(ctx, (double)(sy_ts_now_ms() - started), 1);
+    if (rc != SY_OK || resp.status != 200) {
         ok = false;
     } else {
         /* rs answers 200 with "status":"Err" when its database check fails. */

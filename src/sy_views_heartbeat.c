@@ -7,19 +7,12 @@
  * longer than their sum, and an unreachable dependency reads as false rather
  * than as an error. */
 #include <json-c/json.h>
-#include <stdlib.h>
 
 #include "syncto/sy_cache.h"
 #include "syncto/sy_ctx.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_tokenserver.h"
 #include "syncto/sy_views.h"
-
-static json_object *must(json_object *o)
-{
-    if (o == NULL)
-        abort();
-    return o;
-}
 
 void sy_view_heartbeat(sy_request_t *req, sy_response_t *resp)
 {
@@ -31,8 +24,8 @@ void sy_view_heartbeat(sy_request_t *req, sy_response_t *resp)
         cache_ok = ctx->cache != NULL && sy_cache_ping(ctx->cache);
         sync_ok = ctx->settings != NULL && sy_tokenserver_heartbeat(ctx);
     }
-    o = must(json_object_new_object());
-    json_object_object_add(o, "cache", must(json_object_new_boolean(cache_ok)));
-    json_object_object_add(o, "sync", must(json_object_new_boolean(sync_ok)));
+    o = sy_json_must(json_object_new_object());
+    json_object_object_add(o, "cache", sy_json_must(json_object_new_boolean(cache_ok)));
+    json_object_object_add(o, "sync", sy_json_must(json_object_new_boolean(sync_ok)));
     sy_resp_json(req, resp, cache_ok && sync_ok ? 200 : 503, o);
 }

@@ -10,13 +10,13 @@
  * validate; PUT validates the body, then whether writes are enabled, then
  * the If-* headers, then authenticates; DELETE checks enabled, If-*, auth. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "syncto/sy_auth.h"
 #include "syncto/sy_batch.h"
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_errors.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_kinto.h"
 #include "syncto/sy_ts.h"
 #include "syncto/sy_views.h"
@@ -30,6 +30,13 @@ typedef enum {
     STAGE_EXISTING, /* GET of the record a precondition failed on */
 } stage_t;
 
+/* What an info/collections view answers with. */
+typedef enum {
+    INFO_BUCKET = 0,  /* the bucket: its id and newest timestamp */
+    INFO_COLLECTIONS, /* the list of collections */
+    INFO_COLLECTION,  /* one collection: its id and timestamp */
+} info_t;
+
 typedef struct {
     sy_auth_t auth;
     const char *bid, *cid, *rid;
@@ -38,16 +45,10 @@ typedef struct {
     sy_kinto_put_t put;
     unsigned fields;
     stage_t stage;
+    info_t info;
     sy_sync_result_t main; /* the first answer, kept across a follow-up */
     int64_t put_ms;
 } vstate_t;
-
-static json_object *must(json_object *o)
-{
-    if (o == NULL)
-        abort();
-    return o;
-}
 
 static const sy_settings_t *settings_of(const sy_request_t *req)
 {
@@ -91,23 +92,20 @@ static bool authenticate(sy_view_job_t *job)
     return true;
 }
 
-static bool check_collection(sy_view_job_t *job)
+/* The collection id of the path, and its record id when record is set;
+ * answers 400 and returns false when one is not valid. */
+static bool check_ids(sy_view_job_t *job, bool record)
 {
     vstate_t *st = job->state;
+    const char *bad = NULL;
 
-    if (sy_kinto_valid_collection(st->cid))
+    if (!sy_kinto_valid_collection(st->cid))
+        bad = "Invalid collection id";
+    else if (record && !sy_kinto_valid_record_id(st->rid))
+        bad = "Invalid record id";
+    if (bad == NULL)
         return true;
-    sy_resp_invalid_param(job->req, job->resp, "path", NULL, "Invalid collection id");
-    return false;
-}
-
-static bool check_record_id(sy_view_job_t *job)
-{
-    vstate_t *st = job->state;
-
-    if (sy_kinto_valid_record_id(st->rid))
-        return true;
-    sy_resp_invalid_param(job->req, job->resp, "path", NULL, "Invalid record id");
+    sy_resp_invalid_param(job->req, job->resp, "path", NULL, bad);
     return false;
 }
 
@@ -169,29 +167,67 @@ static bool is_precondition_failed(const sy_sync_result_t *res)
     return res->rc == SY_OK && res->stage == SY_SYNC_STAGE_SYNC && res->status == 412;
 }
 
+/* 200 with {"data": data}. */
 static void data_response(sy_view_job_t *job, json_object *data)
 {
-    json_object *body = must(json_object_new_object());
+    json_object *body = sy_json_must(json_object_new_object());
 
     json_object_object_add(body, "data", data);
     sy_resp_json(job->req, job->resp, 200, body);
 }
 
-/* ---- 412 with details.existing --------------------------------------- */
+/* data_response() with the ETag and Last-Modified of ms, and Sync's headers
+ * from res. */
+static void data_response_at(sy_view_job_t *job, json_object *data, int64_t ms,
+                             const sy_sync_result_t *res)
+{
+    data_response(job, data);
+    set_etag(job->req, job->resp, ms);
+    sy_errors_export(job->req, job->resp, res);
+}
 
-/* A precondition failed: fetch the record as it is now, for the 412's
- * details.existing (Kinto.js resolves conflicts from it). */
-static void queue_existing(sy_view_job_t *job)
+/* data_response() for one record, dated by its last_modified. */
+static void record_response(sy_view_job_t *job, json_object *rec, const sy_sync_result_t *res)
+{
+    json_object *lm;
+
+    json_object_object_get_ex(rec, "last_modified", &lm);
+    data_response_at(job, rec, json_object_get_int64(lm), res);
+}
+
+/* Sends job->op to Sync, alone or with the rest of the batch. */
+static void run(sy_view_job_t *job, bool read)
+{
+    job->read = read;
+    job->pending = true;
+    sy_view_job_run(job);
+}
+
+/* run() with the request's If-Match / If-None-Match as Sync's X-If-*. */
+static void run_with_preconditions(sy_view_job_t *job, bool read)
+{
+    vstate_t *st = job->state;
+
+    sy_kinto_precond_apply(&st->pre, &job->op);
+    run(job, read);
+}
+
+/* Keeps the answer at hand and queues a GET of the record, whose answer
+ * comes back to the finish function in the given stage. */
+static void queue_get(sy_view_job_t *job, stage_t stage)
 {
     vstate_t *st = job->state;
 
     st->main = job->res;
-    st->stage = STAGE_EXISTING;
+    st->stage = stage;
     sy_sync_op_get_record(job->req->pool, &job->op, st->cid, st->rid);
     job->read = true;
     job->pending = true;
 }
 
+/* ---- 412 with details.existing --------------------------------------- */
+
+/* The record fetched after a 412 goes into the 412's details.existing. */
 static void finish_conflict(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
@@ -201,12 +237,35 @@ static void finish_conflict(sy_view_job_t *job)
         existing = sy_kinto_record_new(job->res.json, SY_KINTO_F_ALL);
     sy_errors_respond(job->req, job->resp, &st->main);
     if (job->resp->json != NULL && job->resp->status == 412) {
-        json_object *details = must(json_object_new_object());
+        json_object *details = sy_json_must(json_object_new_object());
         json_object_object_add(details, "existing", existing);
         json_object_object_add(job->resp->json, "details", details);
     } else {
         json_object_put(existing);
     }
+}
+
+/* What every one-record view does with Sync's answer before mapping it:
+ * the 412 follow-up (a precondition failed: fetch the record as it is now
+ * for details.existing, which Kinto.js resolves conflicts from), and
+ * upstream errors. True when job->res is a success left to map. */
+static bool record_result_ok(sy_view_job_t *job)
+{
+    vstate_t *st = job->state;
+
+    if (st->stage == STAGE_EXISTING) {
+        finish_conflict(job);
+        return false;
+    }
+    if (is_precondition_failed(&job->res)) {
+        queue_get(job, STAGE_EXISTING);
+        return false;
+    }
+    if (!sy_sync_result_ok(&job->res)) {
+        upstream_error(job, &job->res);
+        return false;
+    }
+    return true;
 }
 
 /* ---- records list ---------------------------------------------------- */
@@ -257,7 +316,7 @@ void sy_view_records(sy_request_t *req, sy_response_t *resp)
     vstate_t *st = job->state;
     sy_kinto_invalid_t e;
 
-    if (!authenticate(job) || !check_collection(job))
+    if (!authenticate(job) || !check_ids(job, false))
         return;
     if (sy_kinto_list_parse(req->pool, &req->query, &st->list, &e) != SY_OK) {
         invalid(req, resp, &e);
@@ -266,10 +325,7 @@ void sy_view_records(sy_request_t *req, sy_response_t *resp)
     if (!parse_preconditions(job))
         return;
     sy_sync_op_get_collection(req->pool, &job->op, st->cid, &st->list.q);
-    sy_kinto_precond_apply(&st->pre, &job->op);
-    job->read = true;
-    job->pending = true;
-    sy_view_job_run(job);
+    run_with_preconditions(job, true);
 }
 
 /* ---- one record: GET ------------------------------------------------- */
@@ -277,29 +333,16 @@ void sy_view_records(sy_request_t *req, sy_response_t *resp)
 static void record_get_finish(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
-    json_object *rec, *lm;
+    json_object *rec;
 
-    if (st->stage == STAGE_EXISTING) {
-        finish_conflict(job);
+    if (!record_result_ok(job))
         return;
-    }
-    if (is_precondition_failed(&job->res)) {
-        queue_existing(job);
-        return;
-    }
-    if (!sy_sync_result_ok(&job->res)) {
-        upstream_error(job, &job->res);
-        return;
-    }
     rec = sy_kinto_record_new(job->res.json, st->fields);
     if (rec == NULL) {
         upstream_unusable(job);
         return;
     }
-    json_object_object_get_ex(rec, "last_modified", &lm);
-    data_response(job, rec);
-    set_etag(job->req, job->resp, json_object_get_int64(lm));
-    sy_errors_export(job->req, job->resp, &job->res);
+    record_response(job, rec, &job->res);
 }
 
 static void record_get(sy_request_t *req, sy_response_t *resp)
@@ -307,29 +350,14 @@ static void record_get(sy_request_t *req, sy_response_t *resp)
     sy_view_job_t *job = job_new(req, resp, record_get_finish);
     vstate_t *st = job->state;
 
-    if (!authenticate(job) || !check_collection(job) || !check_record_id(job) ||
-        !parse_preconditions(job))
+    if (!authenticate(job) || !check_ids(job, true) || !parse_preconditions(job))
         return;
     st->fields = sy_kinto_query_fields(req->pool, &req->query);
     sy_sync_op_get_record(req->pool, &job->op, st->cid, st->rid);
-    sy_kinto_precond_apply(&st->pre, &job->op);
-    job->read = true;
-    job->pending = true;
-    sy_view_job_run(job);
+    run_with_preconditions(job, true);
 }
 
 /* ---- one record: PUT ------------------------------------------------- */
-
-static void put_respond(sy_view_job_t *job, json_object *rec)
-{
-    vstate_t *st = job->state;
-    json_object *lm;
-
-    json_object_object_get_ex(rec, "last_modified", &lm);
-    data_response(job, rec);
-    set_etag(job->req, job->resp, json_object_get_int64(lm));
-    sy_errors_export(job->req, job->resp, &st->main);
-}
 
 /* Timestamp of a write: X-Last-Modified, else the body ("1441868927.07"
  * for a PUT, {"modified": …} for a DELETE). */
@@ -350,42 +378,26 @@ static void record_put_finish(sy_view_job_t *job)
     vstate_t *st = job->state;
     json_object *rec;
 
-    switch (st->stage) {
-    case STAGE_EXISTING:
-        finish_conflict(job);
-        return;
-    case STAGE_FETCH:
+    if (st->stage == STAGE_FETCH) {
         /* The record as Sync now holds it; the PUT's own fields when that
          * read failed (the write itself succeeded). */
         rec = sy_sync_result_ok(&job->res) ? sy_kinto_record_new(job->res.json, SY_KINTO_F_ALL)
                                            : NULL;
         if (rec != NULL && st->put.has_ttl)
-            json_object_object_add(rec, "ttl", must(json_object_new_int64(st->put.ttl)));
+            json_object_object_add(rec, "ttl", sy_json_must(json_object_new_int64(st->put.ttl)));
         if (rec == NULL)
             rec = sy_kinto_put_record(st->rid, &st->put, st->put_ms);
-        put_respond(job, rec);
-        return;
-    case STAGE_MAIN:
-        break;
-    }
-    if (is_precondition_failed(&job->res)) {
-        queue_existing(job);
+        record_response(job, rec, &st->main);
         return;
     }
-    if (!sy_sync_result_ok(&job->res)) {
-        upstream_error(job, &job->res);
+    if (!record_result_ok(job))
         return;
-    }
-    st->main = job->res;
     st->put_ms = written_at(&job->res);
     if (sy_kinto_put_needs_fetch(&st->put, &st->pre)) {
-        st->stage = STAGE_FETCH;
-        sy_sync_op_get_record(job->req->pool, &job->op, st->cid, st->rid);
-        job->read = true;
-        job->pending = true;
+        queue_get(job, STAGE_FETCH);
         return;
     }
-    put_respond(job, sy_kinto_put_record(st->rid, &st->put, st->put_ms));
+    record_response(job, sy_kinto_put_record(st->rid, &st->put, st->put_ms), &job->res);
 }
 
 static void record_put(sy_request_t *req, sy_response_t *resp)
@@ -402,14 +414,10 @@ static void record_put(sy_request_t *req, sy_response_t *resp)
         sy_resp_error(req, resp, 405, 115, MSG_DISABLED, NULL);
         return;
     }
-    if (!parse_preconditions(job) || !check_collection(job) || !check_record_id(job) ||
-        !authenticate(job))
+    if (!parse_preconditions(job) || !check_ids(job, true) || !authenticate(job))
         return;
     sy_sync_op_put_record(req->pool, &job->op, st->cid, st->rid, st->put.bso, st->put.bso_len);
-    sy_kinto_precond_apply(&st->pre, &job->op);
-    job->read = false;
-    job->pending = true;
-    sy_view_job_run(job);
+    run_with_preconditions(job, false);
 }
 
 /* ---- one record: DELETE ---------------------------------------------- */
@@ -418,18 +426,8 @@ static void record_delete_finish(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
 
-    if (st->stage == STAGE_EXISTING) {
-        finish_conflict(job);
+    if (!record_result_ok(job))
         return;
-    }
-    if (is_precondition_failed(&job->res)) {
-        queue_existing(job);
-        return;
-    }
-    if (!sy_sync_result_ok(&job->res)) {
-        upstream_error(job, &job->res);
-        return;
-    }
     data_response(job, sy_kinto_deleted_record(st->rid, written_at(&job->res)));
     sy_errors_export(job->req, job->resp, &job->res);
 }
@@ -443,14 +441,10 @@ static void record_delete(sy_request_t *req, sy_response_t *resp)
         sy_resp_error(req, resp, 405, 115, MSG_DISABLED, NULL);
         return;
     }
-    if (!parse_preconditions(job) || !check_collection(job) || !check_record_id(job) ||
-        !authenticate(job))
+    if (!parse_preconditions(job) || !check_ids(job, true) || !authenticate(job))
         return;
     sy_sync_op_delete_record(req->pool, &job->op, st->cid, st->rid);
-    sy_kinto_precond_apply(&st->pre, &job->op);
-    job->read = false;
-    job->pending = true;
-    sy_view_job_run(job);
+    run_with_preconditions(job, false);
 }
 
 void sy_view_record(sy_request_t *req, sy_response_t *resp)
@@ -476,112 +470,84 @@ static bool local_preconditions(sy_view_job_t *job, int64_t ms)
 {
     vstate_t *st = job->state;
 
-    if (st->pre.if_none_match_ms != SY_SYNC_NO_TS && st->pre.if_none_match_ms == ms) {
+    if (st->pre.if_none_match_ms != SY_SYNC_NO_TS && st->pre.if_none_match_ms == ms)
         sy_resp_empty(job->req, job->resp, 304);
-        set_etag(job->req, job->resp, ms);
-        sy_errors_export(job->req, job->resp, &job->res);
-        return false;
-    }
-    if (st->pre.if_match_ms != SY_SYNC_NO_TS && st->pre.if_match_ms != ms) {
+    else if (st->pre.if_match_ms != SY_SYNC_NO_TS && st->pre.if_match_ms != ms)
         sy_resp_error(job->req, job->resp, 412, 114, SY_ERRORS_MSG_MODIFIED, NULL);
-        set_etag(job->req, job->resp, ms);
-        sy_errors_export(job->req, job->resp, &job->res);
-        return false;
-    }
-    return true;
-}
-
-static bool info_ok(sy_view_job_t *job)
-{
-    if (!sy_sync_result_ok(&job->res)) {
-        upstream_error(job, &job->res);
-        return false;
-    }
-    if (!json_object_is_type(job->res.json, json_type_object)) {
-        upstream_unusable(job);
-        return false;
-    }
-    return true;
+    else
+        return true;
+    set_etag(job->req, job->resp, ms);
+    sy_errors_export(job->req, job->resp, &job->res);
+    return false;
 }
 
 static json_object *id_and_ts(const char *id, int64_t ms)
 {
-    json_object *o = must(json_object_new_object());
+    json_object *o = sy_json_must(json_object_new_object());
 
-    json_object_object_add(o, "id", must(json_object_new_string(id)));
-    json_object_object_add(o, "last_modified", must(json_object_new_int64(ms)));
+    json_object_object_add(o, "id", sy_json_must(json_object_new_string(id)));
+    json_object_object_add(o, "last_modified", sy_json_must(json_object_new_int64(ms)));
     return o;
 }
 
-static void collection_finish(sy_view_job_t *job)
+/* The bucket, its collections or one collection, from info/collections:
+ * the timestamp is the newest one, or the collection's. */
+static void info_finish(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
+    json_object *info = job->res.json, *data;
     int64_t ms;
 
-    if (!info_ok(job))
+    if (!sy_sync_result_ok(&job->res)) {
+        upstream_error(job, &job->res);
         return;
-    ms = sy_kinto_info_collection(job->res.json, st->cid);
+    }
+    if (!json_object_is_type(info, json_type_object)) {
+        upstream_unusable(job);
+        return;
+    }
+    ms = st->info == INFO_COLLECTION ? sy_kinto_info_collection(info, st->cid)
+                                     : sy_kinto_info_max(info);
     if (!local_preconditions(job, ms))
         return;
-    data_response(job, id_and_ts(st->cid, ms));
-    set_etag(job->req, job->resp, ms);
-    sy_errors_export(job->req, job->resp, &job->res);
+    switch (st->info) {
+    case INFO_COLLECTIONS:
+        data = sy_kinto_info_list(info);
+        break;
+    case INFO_COLLECTION:
+        data = id_and_ts(st->cid, ms);
+        break;
+    default: /* INFO_BUCKET */
+        data = id_and_ts(st->bid, ms);
+        break;
+    }
+    data_response_at(job, data, ms, &job->res);
 }
 
-static void collections_finish(sy_view_job_t *job)
+static void info_view(sy_request_t *req, sy_response_t *resp, info_t what)
 {
-    int64_t ms;
-
-    if (!info_ok(job))
-        return;
-    ms = sy_kinto_info_max(job->res.json);
-    if (!local_preconditions(job, ms))
-        return;
-    data_response(job, sy_kinto_info_list(job->res.json));
-    set_etag(job->req, job->resp, ms);
-    sy_errors_export(job->req, job->resp, &job->res);
-}
-
-static void bucket_finish(sy_view_job_t *job)
-{
+    sy_view_job_t *job = job_new(req, resp, info_finish);
     vstate_t *st = job->state;
-    int64_t ms;
 
-    if (!info_ok(job))
-        return;
-    ms = sy_kinto_info_max(job->res.json);
-    if (!local_preconditions(job, ms))
-        return;
-    data_response(job, id_and_ts(st->bid, ms));
-    set_etag(job->req, job->resp, ms);
-    sy_errors_export(job->req, job->resp, &job->res);
-}
-
-static void info_view(sy_request_t *req, sy_response_t *resp, void (*finish)(sy_view_job_t *),
-                      bool has_collection)
-{
-    sy_view_job_t *job = job_new(req, resp, finish);
-
-    if (!authenticate(job) || (has_collection && !check_collection(job)) ||
+    st->info = what;
+    if (!authenticate(job) || (what == INFO_COLLECTION && !check_ids(job, false)) ||
         !parse_preconditions(job))
         return;
     sy_sync_op_info_collections(&job->op);
-    job->read = true;
-    job->pending = true;
-    sy_view_job_run(job);
+    run(job, true);
 }
 
 void sy_view_bucket(sy_request_t *req, sy_response_t *resp)
 {
-    info_view(req, resp, bucket_finish, false);
+    info_view(req, resp, INFO_BUCKET);
 }
 
 void sy_view_collections(sy_request_t *req, sy_response_t *resp)
 {
-    info_view(req, resp, collections_finish, false);
+    info_view(req, resp, INFO_COLLECTIONS);
 }
 
 void sy_view_collection(sy_request_t *req, sy_response_t *resp)
 {
-    info_view(req, resp, collection_finish, true);
+    info_view(req, resp, INFO_COLLECTION);
 }

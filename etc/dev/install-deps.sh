@@ -26,6 +26,7 @@ postgresql-client   psql
 util-linux          setpriv
 passwd              useradd
 valgrind            -
+clang-format        clang-format
 nodejs              node
 npm                 npm
 chromium            chromium

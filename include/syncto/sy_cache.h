@@ -39,12 +39,26 @@ sy_rc_t sy_cache_purge(sy_cache_t *c, long *n);
 bool sy_cache_ping(sy_cache_t *c);
 
 /* Cross-process mutual exclusion on a key (pg_advisory_lock on its hash),
- * held on one pooled connection until sy_cache_unlock. Used so that N
- * concurrent misses for one credential make one tokenserver call. Waits at
- * most timeout_ms (<= 0: one try); SY_ERR_DB on timeout or failure (callers
- * then proceed unlocked). A held lock keeps one pool connection busy. */
+ * held on one pooled connection until sy_cache_unlock. Waits at most
+ * timeout_ms for the lock (<= 0: one try) and up to 1 s for a connection;
+ * SY_ERR_DB on timeout or failure (callers then proceed unlocked). A held
+ * lock keeps one pool connection busy: use sy_cache_lock_get/set meanwhile. */
 typedef struct sy_cache_lock sy_cache_lock_t;
 sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_lock_t **lock);
+/* One try at the lock on key that never waits for its holder, so that N
+ * concurrent misses for one credential make one tokenserver call. At most
+ * half the pool (at least one connection) keeps such locks; beyond that the
+ * lock holds within this process only, at once. SY_ERR_DB when not taken:
+ * *busy is true when a thread or another session holds it, else false. */
+sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock, bool *busy);
+/* sy_cache_get and sy_cache_set on the connection that holds lock: a lock
+ * holder needs no second connection. With lock NULL or holding no
+ * connection, on a pooled connection waited for at most 200 ms. Results as
+ * sy_cache_get / sy_cache_set; no retry on a new session under a lock. */
+sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool, const char *key,
+                          char **value);
+sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key, const char *value,
+                          int64_t ttl_ms);
 /* Releases the lock, returns its connection to the pool and frees lock;
  * NULL-safe. */
 void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock);

@@ -16,7 +16,7 @@
  *   value = sy_cache_encrypt(cache_hmac_secret, client_state, tokenserver JSON);
  *   ttl   = min(cache_credentials_ttl_seconds, credential expiry, token
  *           duration) - cache_credentials_safety_margin_seconds.
- * Misses are single-flight across workers (sy_cache_lock); with PostgreSQL
+ * Misses are single-flight across workers (sy_cache_trylock); with PostgreSQL
  * down every request asks the tokenserver. */
 
 #define SY_CREDENTIALS_KEY_PREFIX "credentials_"

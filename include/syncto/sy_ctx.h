@@ -14,10 +14,13 @@ struct sy_worker;
  * thread-safe and shared by the worker's threads (cache, worker). */
 typedef struct sy_ctx {
     const sy_settings_t *settings;
-    struct sy_worker *worker; /* per-process shared state, may be NULL in tests */
-    struct sy_cache *cache;   /* PostgreSQL cache, shared by the worker's threads */
-    struct sy_http *http;     /* this thread's libcurl handles */
-    sy_pool_t *pool;          /* per-request arena, reset between requests */
+    struct sy_worker *worker;   /* per-process shared state, may be NULL in tests */
+    struct sy_cache *cache;     /* PostgreSQL cache, shared by the worker's threads */
+    struct sy_http *http;       /* this thread's libcurl handles */
+    sy_pool_t *pool;            /* per-request arena, reset between requests */
+    struct sy_request *request; /* the client request being served (a batch,
+                                 * not its sub-requests), NULL between
+                                 * requests; set by sy_fcgi_handle() */
     int thread_index;
     uint64_t nrequests;
 } sy_ctx_t;

@@ -27,4 +27,10 @@ void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
  * carry secrets), status, duration, upstream timings, hashed user id. */
 void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms);
 
+/* Pseudonymous user id for logs: 32 lower-case hex digits of
+ * HMAC-SHA256(secret, "syncto user\n" + material), a pool string. The secret
+ * (syncto.cache_hmac_secret) keeps it from being recomputed from a known
+ * identity; material must identify the user (never logged itself). */
+const char *sy_log_user_hash(sy_pool_t *pool, const char *secret, const char *material);
+
 #endif

@@ -35,8 +35,9 @@ sy_rc_t sy_migrate_run(const char *conninfo, const char *sql_dir, bool dry_run, 
 sy_rc_t sy_migrate_current_version(const char *conninfo, int *version, char *err, size_t errlen);
 
 /* Picks the SQL directory: explicit (--sql-dir) if not NULL, else
- * $SYNCTO_SQL_DIR, else the source tree's sql/ found as <binary dir>/../sql or
- * ./sql (a directory holding 0001_cache.sql), else install_dir. Writes the
+ * $SYNCTO_SQL_DIR, else the source tree's sql/ found as <binary dir>/../sql,
+ * else an installed tree's <binary dir>/../share/syncto/sql, else ./sql (a
+ * directory holding 0001_cache.sql), else install_dir. Writes the
  * path into buf; SY_ERR_TOO_LARGE if it does not fit. */
 sy_rc_t sy_migrate_find_sql_dir(const char *explicit_dir, const char *install_dir, char *buf,
                                 size_t buflen);

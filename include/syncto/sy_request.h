@@ -24,35 +24,51 @@ typedef enum {
  * with sy_kv_get (case-insensitive). */
 typedef struct sy_request {
     sy_pool_t *pool;
-    struct sy_ctx *ctx;        /* the worker thread serving it */
+    struct sy_ctx *ctx; /* the worker thread serving it */
     const char *request_id;
 
     sy_method_t method;
-    const char *method_str;    /* as received, uppercase */
+    const char *method_str; /* as received, uppercase */
 
-    const char *path;          /* raw path, still percent-encoded, no query */
-    const char *query_string;  /* raw, without '?', "" when absent */
-    char **segments;           /* percent-decoded path segments */
+    const char *path;         /* raw path, still percent-encoded, no query */
+    const char *query_string; /* raw, without '?', "" when absent */
+    char **segments;          /* percent-decoded path segments */
     size_t nsegments;
-    bool trailing_slash;       /* path ends with '/' (and is not "/") */
-    sy_kvlist_t query;         /* decoded, in order, repeats kept */
-    sy_kvlist_t headers;       /* lowercased names */
+    bool trailing_slash; /* path ends with '/' (and is not "/") */
+    sy_kvlist_t query;   /* decoded, in order, repeats kept */
+    sy_kvlist_t headers; /* lowercased names */
 
-    const char *body;          /* NUL-terminated, may be NULL */
+    const char *body; /* NUL-terminated, may be NULL */
     size_t body_len;
 
-    const char *scheme;        /* public scheme ("http"/"https") */
-    const char *host;          /* public host[:port] */
+    const char *scheme; /* public scheme ("http"/"https") */
+    const char *host;   /* public host[:port] */
     const char *remote_addr;
 
     /* filled by the router: the decoded {placeholders} of the matched route,
      * in order (bucket id, collection name, record id) */
     const char *params[4];
     size_t nparams;
-    const char *route;         /* route pattern, for logs and metrics */
+    const char *route; /* route pattern, for logs and metrics */
 
-    bool is_subrequest;        /* dispatched from POST /v1/batch */
-    void *batch;               /* batch-shared state (credentials...), or NULL */
+    bool is_subrequest; /* dispatched from POST /v1/batch */
+    void *batch;        /* batch-shared state (credentials...), or NULL */
+
+    /* Short route name for metrics, logs and error reports ("records",
+     * "hello", "preflight"...), NULL when no route matched. Set by the
+     * router. */
+    const char *route_name;
+
+    /* Accounting of a client request, for its summary log line, metrics and
+     * error reports. Kept on the client request only: upstream calls made
+     * for a batch's sub-requests are added to the batch (see
+     * sy_req_note_upstream). */
+    double upstream_ms;           /* wall time spent waiting on upstream calls */
+    unsigned upstream_calls;      /* tokenserver and Sync HTTP calls made */
+    const char *user_hash;        /* hashed user id (never a credential), or NULL */
+    const char *upstream_failure; /* first upstream failure answered with a
+                                   * 503 ("sync: get_records answered 503"),
+                                   * or NULL; server-written text only */
 } sy_request_t;
 
 /* Method from its (case-sensitive) name, SY_M_OTHER when unknown; and back
@@ -73,6 +89,15 @@ bool sy_request_set_query(sy_request_t *req, const char *raw_query);
 /* Convenience: header / query lookups (NULL when absent). */
 const char *sy_req_header(const sy_request_t *req, const char *name);
 const char *sy_req_query(const sy_request_t *req, const char *name);
+
+/* Adds ncalls upstream calls that kept the thread waiting ms milliseconds
+ * to the client request ctx is serving (ctx->request); no-op when ctx is
+ * NULL or serves none (unit tests, master). */
+void sy_req_note_upstream(struct sy_ctx *ctx, double ms, unsigned ncalls);
+
+/* The client request ctx is serving, or NULL: for batch sub-requests, the
+ * POST /v1/batch request itself. */
+sy_request_t *sy_req_client(struct sy_ctx *ctx);
 
 /* Absolute public URL of `path` (which starts with '/'), e.g.
  * "https://sync.example.com/v1/buckets/..". Uses syncto.http_scheme /

@@ -16,16 +16,18 @@
 typedef struct sy_response {
     int status;
     sy_kvlist_t headers;
-    sy_buf_t body;            /* serialised body, capped */
-    json_object *json;        /* the JSON body, kept for batch; owned */
+    sy_buf_t body;     /* serialised body, capped */
+    json_object *json; /* the JSON body, kept for batch; owned */
     bool has_body;
 } sy_response_t;
 
 /* Status 200, no header, no body; allocates nothing. */
 void sy_resp_init(sy_request_t *req, sy_response_t *resp);
 /* Replace (set) or append (add) a header; name and value are copied. */
-void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value);
-void sy_resp_add_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value);
+void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name,
+                        const char *value);
+void sy_resp_add_header(sy_request_t *req, sy_response_t *resp, const char *name,
+                        const char *value);
 /* First value of a response header (case-insensitive), NULL if absent. */
 const char *sy_resp_header(const sy_response_t *resp, const char *name);
 

@@ -24,27 +24,27 @@ typedef struct sy_settings {
     char *ini_path;
 
     /* FastCGI pool */
-    char *listen;              /* "unix:/path/sock" or "host:port" */
+    char *listen; /* "unix:/path/sock" or "host:port" */
     int listen_backlog;
     int workers;
     int threads;
-    int worker_max_requests;   /* recycle a worker after N requests; 0 = never */
+    int worker_max_requests; /* recycle a worker after N requests; 0 = never */
     int graceful_timeout_seconds;
     long max_request_body_bytes;
     long max_upstream_response_bytes;
 
     /* public URL */
-    char *http_scheme;         /* empty = from the request */
-    char *http_host;           /* empty = from the request */
+    char *http_scheme; /* empty = from the request */
+    char *http_host;   /* empty = from the request */
 
     /* Kinto protocol */
-    int batch_max_requests;    /* alias: cliquet.batch_max_requests */
+    int batch_max_requests; /* alias: cliquet.batch_max_requests */
     bool readonly;
-    char *cors_origins;        /* "*" or space-separated origins */
+    char *cors_origins; /* "*" or space-separated origins */
     int cors_max_age_seconds;
     int retry_after_seconds;
-    int backoff;               /* static Backoff header on success; 0 = off */
-    double backoff_threshold;  /* busy-thread ratio that triggers Backoff */
+    int backoff;              /* static Backoff header on success; 0 = off */
+    double backoff_threshold; /* busy-thread ratio that triggers Backoff */
 
     /* upstream */
     char *token_server_url;
@@ -55,17 +55,17 @@ typedef struct sy_settings {
     double sync_timeout_seconds;
     char *certificate_ca_bundle; /* absolute path or empty */
     bool browserid_enabled;
-    int sync_max_concurrency;    /* concurrent Sync calls for one batch */
+    int sync_max_concurrency; /* concurrent Sync calls for one batch */
 
     /* credential cache */
-    char *cache_url;             /* libpq connection string / URI */
-    char *cache_hmac_secret;     /* secret */
+    char *cache_url;         /* libpq connection string / URI */
+    char *cache_hmac_secret; /* secret */
     int cache_credentials_ttl_seconds;
     int cache_credentials_safety_margin_seconds;
-    int cache_pool_size;         /* PostgreSQL connections per worker */
+    int cache_pool_size; /* PostgreSQL connections per worker */
 
     /* deprecation */
-    char *eos;                   /* ISO date, empty = none */
+    char *eos; /* ISO date, empty = none */
     char *eos_message;
     char *eos_url;
 
@@ -75,12 +75,12 @@ typedef struct sy_settings {
     char *fxa_oauth_scope;
 
     /* operations */
-    char *logging_renderer;      /* "json" or "text" */
-    char *log_level;             /* "debug", "info", "warning", "error" */
-    char *statsd_url;            /* "udp://host:port" or empty */
+    char *logging_renderer; /* "json" or "text" */
+    char *log_level;        /* "debug", "info", "warning", "error" */
+    char *statsd_url;       /* "udp://host:port" or empty */
     char *statsd_prefix;
-    char *sentry_dsn;            /* secret */
-    int rate_limit;              /* nginx limit_req per address, r/s; 0 = off */
+    char *sentry_dsn; /* secret */
+    int rate_limit;   /* nginx limit_req per address, r/s; 0 = off */
 
     /* syncto.record_<collection>_<put|delete>_enabled */
     sy_collection_rule_t rules[SY_MAX_COLLECTION_RULES];

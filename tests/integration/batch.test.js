@@ -8,51 +8,22 @@
 const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { startStack } = require('../lib/stack');
-const creds = require('../syncserver/credentials');
-
-const JSON_CT = 'application/json; charset=UTF-8';
+const sync = require('../lib/control');
+const { browserIdUser: newUser } = require('../lib/users');
+const { JSON_CT, readResponse, assertError } = require('../lib/kinto');
 
 let stack;
 
 // ---- helpers --------------------------------------------------------------
 
-async function control(method, path, body) {
-  const res = await fetch(stack.sync.info.control + path, {
-    method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+const control = (method, path, body) => sync.control(stack, method, path, body);
+const lastSeq = () => sync.lastSeq(stack);
+const logSince = (seq, role = 'storage') => sync.logSince(stack, seq, role);
+const fault = (rule) => control('POST', '/faults', rule);
 
-function newUser() {
-  const fxaUid = creds.randomFxaUid();
-  const clientState = creds.randomClientState();
-  return { fxaUid, clientState, bucket: clientState, auth: `BrowserID ${creds.makeBrowserIdAssertion({ fxaUid })}` };
-}
-
-function syncMs(text) {
-  const [s, f = ''] = String(text).split('.');
-  return Number(s) * 1000 + Number((f + '000').slice(0, 3));
-}
-
+/** Seeds records in one write; resolves to that write's timestamp in ms. */
 async function seed(user, collection, records) {
-  const r = await control('POST', '/seed', { fxaUid: user.fxaUid, clientState: user.clientState, collection, records });
-  return syncMs(r.modifiedText);
-}
-
-async function lastSeq() {
-  return (await control('GET', '/log?since=1e15')).lastSeq;
-}
-
-async function logSince(seq, role = 'storage') {
-  return (await control('GET', `/log?since=${seq}&role=${role}`)).entries;
-}
-
-async function fault(rule) {
-  return control('POST', '/faults', rule);
+  return sync.syncMs((await sync.seed(stack, user, collection, records)).modifiedText);
 }
 
 const rec = (u, id, coll = 'tabs') => `/buckets/${u.bucket}/collections/${coll}/records/${id}`;
@@ -64,23 +35,7 @@ async function batch(body, headers = {}) {
     headers: { 'Content-Type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-function assertError(res, status, errno, error, message) {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.headers.get('content-type'), JSON_CT);
-  assert.equal(res.json.code, status);
-  assert.equal(res.json.errno, errno);
-  assert.equal(res.json.error, error);
-  if (message !== undefined) assert.ok(res.json.message.includes(message), `message: ${res.json.message}`);
+  return readResponse(res);
 }
 
 before(async () => {

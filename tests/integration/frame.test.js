@@ -10,29 +10,21 @@ const os = require('node:os');
 const path = require('node:path');
 const { startStack } = require('../lib/stack');
 const { ROOT, waitFor } = require('../lib/proc');
+const { JSON_CT, readResponse } = require('../lib/kinto');
 
-const JSON_TYPE = 'application/json; charset=UTF-8';
 const EXPOSED = ['Alert', 'Backoff', 'Retry-After', 'Content-Length', 'Content-Type', 'ETag', 'Last-Modified',
   'Next-Page', 'Total-Records', 'Total-Objects', 'Quota-Remaining', 'Cache-Control', 'Expires', 'Pragma'];
 const MAX_BODY = 65536;
 
 /** fetch without following redirects; resolves to {status, headers, text, json}. */
 async function request(url, opts = {}) {
-  const res = await fetch(url, { redirect: 'manual', ...opts });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readResponse(await fetch(url, { redirect: 'manual', ...opts }));
 }
 
 /** Checks a Kinto error response: status, errno, JSON type, CORS for `origin`. */
 function assertKintoError(res, code, errno, error, origin) {
   assert.equal(res.status, code, res.text);
-  assert.equal(res.headers.get('content-type'), JSON_TYPE);
+  assert.equal(res.headers.get('content-type'), JSON_CT);
   assert.ok(res.json, `not JSON: ${res.text}`);
   assert.equal(res.json.code, code);
   assert.equal(res.json.errno, errno);
@@ -90,7 +82,7 @@ describe('frame through nginx', () => {
     it('describes the server', async () => {
       const res = await request(`${stack.v1}/`);
       assert.equal(res.status, 200, res.text);
-      assert.equal(res.headers.get('content-type'), JSON_TYPE);
+      assert.equal(res.headers.get('content-type'), JSON_CT);
       const b = res.json;
       assert.equal(b.project_name, 'syncto');
       assert.match(b.project_version, /^\d+\.\d+\.\d+/);
@@ -139,7 +131,7 @@ describe('frame through nginx', () => {
     it('HEAD gives the headers and no body', async () => {
       const res = await request(`${stack.v1}/`, { method: 'HEAD' });
       assert.equal(res.status, 200);
-      assert.equal(res.headers.get('content-type'), JSON_TYPE);
+      assert.equal(res.headers.get('content-type'), JSON_CT);
       assert.equal(res.text, '');
     });
 
@@ -155,7 +147,7 @@ describe('frame through nginx', () => {
     it('GET /v1/__lbheartbeat__ is 200 {}', async () => {
       const res = await request(`${stack.v1}/__lbheartbeat__`);
       assert.equal(res.status, 200, res.text);
-      assert.equal(res.headers.get('content-type'), JSON_TYPE);
+      assert.equal(res.headers.get('content-type'), JSON_CT);
       assert.deepEqual(res.json, {});
     });
 

@@ -12,7 +12,8 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { startStack } = require('../lib/stack');
-const creds = require('../syncserver/credentials');
+const sync = require('../lib/control');
+const { browserIdUser } = require('../lib/users');
 
 const N = 5000;
 const PAYLOAD_BYTES = 600;
@@ -22,21 +23,7 @@ let user;
 let seededAt;
 const payloads = new Map();
 
-async function control(method, path, body) {
-  const res = await fetch(stack.sync.info.control + path, {
-    method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-function syncMs(text) {
-  const [s, f = ''] = String(text).split('.');
-  return Number(s) * 1000 + Number((f + '000').slice(0, 3));
-}
+const control = (method, path, body) => sync.control(stack, method, path, body);
 
 const listUrl = (q = '') => `${stack.v1}/buckets/${user.bucket}/collections/history/records${q}`;
 
@@ -101,9 +88,7 @@ function memory(pid) {
 
 before(async () => {
   stack = await startStack({ env: { SYNCTO_WORKERS: '1', SYNCTO_THREADS: '1' } });
-  const fxaUid = creds.randomFxaUid();
-  const clientState = creds.randomClientState();
-  user = { fxaUid, clientState, bucket: clientState, auth: `BrowserID ${creds.makeBrowserIdAssertion({ fxaUid })}` };
+  user = browserIdUser();
   const records = [];
   for (let i = 0; i < N; i++) {
     const id = crypto.randomBytes(9).toString('base64url');
@@ -112,8 +97,8 @@ before(async () => {
     payloads.set(id, payload);
     records.push({ id, payload, sortindex: i });
   }
-  const r = await control('POST', '/seed', { fxaUid, clientState, collection: 'history', records });
-  seededAt = syncMs(r.modifiedText);
+  const r = await sync.seed(stack, user, 'history', records);
+  seededAt = sync.syncMs(r.modifiedText);
 });
 
 after(async () => {

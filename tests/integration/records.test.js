@@ -8,9 +8,10 @@
 const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { startStack } = require('../lib/stack');
-const creds = require('../syncserver/credentials');
+const sync = require('../lib/control');
+const { browserIdUser: newUser } = require('../lib/users');
+const { JSON_CT, readResponse, assertError } = require('../lib/kinto');
 
-const JSON_CT = 'application/json; charset=UTF-8';
 const SORT_MSG = "_sort should be one of ('-last_modified', 'newest', '-sortindex', 'index', " +
   "'last_modified', 'oldest')";
 
@@ -18,53 +19,18 @@ let stack;
 
 // ---- helpers --------------------------------------------------------------
 
-async function control(method, path, body) {
-  const res = await fetch(stack.sync.info.control + path, {
-    method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-/** A fresh Sync account: BrowserID credential, its bucket (client state). */
-function newUser() {
-  const fxaUid = creds.randomFxaUid();
-  const clientState = creds.randomClientState();
-  return {
-    fxaUid,
-    clientState,
-    bucket: clientState,
-    auth: `BrowserID ${creds.makeBrowserIdAssertion({ fxaUid })}`,
-  };
-}
+const control = (method, path, body) => sync.control(stack, method, path, body);
+const lastSeq = () => sync.lastSeq(stack);
+/** Storage requests Sync received after `seq`. */
+const storageLog = (seq) => sync.logSince(stack, seq, 'storage');
+const fault = (rule) => control('POST', '/faults', rule);
+const { syncMs } = sync;
 
 /** Seeds records in one write; resolves to that write's timestamp in ms. */
 async function seed(user, collection, records) {
-  const r = await control('POST', '/seed', { fxaUid: user.fxaUid, clientState: user.clientState, collection, records });
+  const r = await sync.seed(stack, user, collection, records);
   user.uid = r.uid;
   return syncMs(r.modifiedText);
-}
-
-/** "1795678960.73" -> 1795678960730, from the text. */
-function syncMs(text) {
-  const [s, f = ''] = String(text).split('.');
-  return Number(s) * 1000 + Number((f + '000').slice(0, 3));
-}
-
-async function lastSeq() {
-  return (await control('GET', '/log?since=1e15')).lastSeq;
-}
-
-/** Storage requests Sync received after `seq`. */
-async function storageLog(seq) {
-  return (await control('GET', `/log?since=${seq}&role=storage`)).entries;
-}
-
-async function fault(rule) {
-  return control('POST', '/faults', rule);
 }
 
 function collUrl(user, coll = 'tabs') {
@@ -85,25 +51,7 @@ async function api(method, path, { user, headers = {}, body } = {}) {
     headers: h,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-/** A Kinto error as cliquet formats it (the original tests' check). */
-function assertError(res, status, errno, error, message) {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.headers.get('content-type'), JSON_CT);
-  assert.equal(res.json.code, status);
-  assert.equal(res.json.errno, errno);
-  assert.equal(res.json.error, error);
-  if (message !== undefined) assert.ok(res.json.message.includes(message), `message: ${res.json.message}`);
-  assert.equal(res.json.info, undefined);
+  return readResponse(res);
 }
 
 function etagOf(res) {

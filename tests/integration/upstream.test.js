@@ -10,9 +10,10 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startStack } = require('../lib/stack');
 const { freePort, waitFor } = require('../lib/proc');
+const sync = require('../lib/control');
+const { KCA, bearerUser, browserIdUser } = require('../lib/users');
 const creds = require('../syncserver/credentials');
 
-const KCA = 1444122508836;
 let stack;
 
 before(async () => {
@@ -27,45 +28,9 @@ afterEach((t) => stack && stack.printLogsIfFailed(t));
 
 // ---- helpers ------------------------------------------------------------
 
-async function control(method, path, body) {
-  const res = await fetch(stack.sync.info.control + path, {
-    method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `control ${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function lastSeq() {
-  return (await control('GET', '/log?since=999999999')).lastSeq;
-}
-
-async function logSince(seq, role) {
-  const q = role ? `&role=${role}` : '';
-  return (await control('GET', `/log?since=${seq}${q}`)).entries;
-}
-
-/** A fresh OAuth identity: token, client state, key id, Kinto headers. */
-function bearerUser(opts = {}) {
-  const clientState = opts.clientState || creds.randomClientState();
-  const token = creds.makeOAuthToken(opts);
-  const keyId = creds.keyIdFor(opts.keyIdState || clientState, KCA);
-  return {
-    clientState,
-    token,
-    keyId,
-    headers: { Authorization: `Bearer ${token}`, 'X-KeyID': keyId },
-  };
-}
-
-/** A fresh BrowserID identity. */
-function browserIdUser(opts = {}) {
-  const clientState = creds.randomClientState();
-  const assertion = creds.makeBrowserIdAssertion(opts);
-  return { clientState, assertion, headers: { Authorization: `BrowserID ${assertion}` } };
-}
+const control = (method, path, body) => sync.control(stack, method, path, body);
+const lastSeq = () => sync.lastSeq(stack);
+const logSince = (seq, role) => sync.logSince(stack, seq, role);
 
 const recordsUrl = (cs, coll = 'tabs') => `${stack.v1}/buckets/${cs}/collections/${coll}/records`;
 

@@ -918,6 +918,183 @@ static void test_pool_exhaustion(void **state)
     sy_cache_free(c);
 }
 
+/* The request path's single try: the holder looks up and stores on the one
+ * connection that holds the lock. With a pool of one, a miss still works
+ * from start to end, while calls that need a second connection give up. */
+static void test_trylock_needs_one_connection(void **state)
+{
+    sy_cache_t *c = new_cache(url_cache, 1);
+    sy_pool_t *pool = sy_pool_new(0);
+    sy_cache_lock_t *l = NULL;
+    char *v = NULL;
+    bool busy = true;
+    int64_t t0;
+
+    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    assert_non_null(l);
+    assert_false(busy);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 1);
+
+    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_one", &v), SY_ERR_NOT_FOUND);
+    assert_null(v);
+    assert_int_equal(sy_cache_lock_set(c, l, "credentials_one", "v1", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_one", &v), SY_OK);
+    assert_string_equal(v, "v1");
+    assert_int_equal(sql_long("SELECT count(*) " MY_SESSIONS), 1);
+
+    /* without the lock: the only connection is taken, and these calls do
+     * not wait long for it */
+    t0 = mono_ms();
+    assert_int_equal(sy_cache_lock_get(c, NULL, pool, "credentials_one", &v), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock_set(c, NULL, "credentials_one", "v2", 60000), SY_ERR_DB);
+    assert_true(mono_ms() - t0 < 900);
+
+    sy_cache_unlock(c, l);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
+    assert_int_equal(sy_cache_get(c, pool, "credentials_one", &v), SY_OK);
+    assert_string_equal(v, "v1");
+    assert_int_equal(sy_cache_lock_set(c, NULL, "credentials_one", "v2", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, NULL, pool, "credentials_one", &v), SY_OK);
+    assert_string_equal(v, "v2");
+
+    /* argument checks are those of get and set */
+    assert_int_equal(sy_cache_lock_set(c, NULL, "k", "v", 0), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_lock_get(c, NULL, NULL, "k", &v), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_trylock(c, "", &l, &busy), SY_ERR_INVALID);
+    assert_null(l);
+    sy_pool_free(pool);
+    sy_cache_free(c);
+}
+
+typedef struct {
+    sy_cache_t *c;
+    const char *key;
+    sy_rc_t rc;
+    bool busy;
+    sy_cache_lock_t *lock;
+} trier_t;
+
+static void *try_thread(void *arg)
+{
+    trier_t *t = arg;
+
+    t->rc = sy_cache_trylock(t->c, t->key, &t->lock, &t->busy);
+    return NULL;
+}
+
+/* A held lock is reported busy to the other threads of the process (without
+ * asking PostgreSQL) and to other processes (by PostgreSQL). */
+static void test_trylock_busy(void **state)
+{
+    sy_cache_t *c1 = *state, *c2 = new_cache(url_cache, 2);
+    sy_cache_lock_t *l1 = NULL, *l2 = NULL;
+    trier_t t = {.c = c1, .key = lock_key_a};
+    bool busy = false;
+    pthread_t th;
+
+    assert_int_equal(sy_cache_trylock(c1, lock_key_a, &l1, &busy), SY_OK);
+    assert_false(busy);
+
+    assert_int_equal(pthread_create(&th, NULL, try_thread, &t), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(t.rc, SY_ERR_DB);
+    assert_true(t.busy);
+    assert_null(t.lock);
+
+    assert_int_equal(sy_cache_trylock(c2, lock_key_a, &l2, &busy), SY_ERR_DB);
+    assert_true(busy);
+    assert_null(l2);
+    assert_int_equal(sy_cache_trylock(c2, lock_key_b, &l2, &busy), SY_OK);
+    assert_false(busy);
+    sy_cache_unlock(c2, l2);
+
+    /* a lock taken with sy_cache_lock is seen the same way */
+    assert_int_equal(sy_cache_lock(c2, lock_key_b, 1000, &l2), SY_OK);
+    assert_int_equal(sy_cache_trylock(c2, lock_key_b, &t.lock, &busy), SY_ERR_DB);
+    assert_true(busy);
+    sy_cache_unlock(c2, l2);
+
+    sy_cache_unlock(c1, l1);
+    assert_int_equal(sy_cache_trylock(c2, lock_key_a, &l2, &busy), SY_OK);
+    sy_cache_unlock(c2, l2);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
+    sy_cache_free(c2);
+}
+
+/* Locks keep at most half the pool's connections. Beyond that a try does
+ * not wait: it gets a lock that holds within the process only, and the rest
+ * of the pool stays free for other calls. */
+static void test_trylock_share(void **state)
+{
+    sy_cache_t *c = new_cache(url_cache, 4), *other = *state;
+    sy_pool_t *pool = sy_pool_new(0);
+    sy_cache_lock_t *l[4] = {NULL}, *lo = NULL, *lx = NULL;
+    char keys[4][96], *v = NULL;
+    bool busy = true;
+
+    for (int i = 0; i < 4; i++)
+        snprintf(keys[i], sizeof(keys[i]), "%s_share_%d", lock_key_c, i);
+    assert_int_equal(sy_cache_trylock(c, keys[0], &l[0], &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, keys[1], &l[1], &busy), SY_OK);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
+
+    /* the share is used up: a lock of this process only */
+    assert_int_equal(sy_cache_trylock(c, keys[2], &l[2], &busy), SY_OK);
+    assert_false(busy);
+    assert_non_null(l[2]);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
+    /* it excludes the threads of this process... */
+    assert_int_equal(sy_cache_trylock(c, keys[2], &lx, &busy), SY_ERR_DB);
+    assert_true(busy);
+    /* ...not other processes, which lock it in PostgreSQL */
+    assert_int_equal(sy_cache_trylock(other, keys[2], &lo, &busy), SY_OK);
+    sy_cache_unlock(other, lo);
+
+    /* two connections are still free for everything else */
+    assert_int_equal(sy_cache_set(c, "credentials_share", "s", 60000), SY_OK);
+    assert_int_equal(sy_cache_get(c, pool, "credentials_share", &v), SY_OK);
+    assert_int_equal(sy_cache_lock_set(c, l[2], "credentials_share", "t", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, l[2], pool, "credentials_share", &v), SY_OK);
+    assert_string_equal(v, "t");
+
+    /* once a connection lock is released, the next try takes one again */
+    sy_cache_unlock(c, l[0]);
+    assert_int_equal(sy_cache_trylock(c, keys[3], &l[3], &busy), SY_OK);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
+    for (int i = 1; i < 4; i++)
+        sy_cache_unlock(c, l[i]);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
+    /* c opened 3 sessions (2 locks, 1 for the other calls), other 1 */
+    assert_true(sql_long("SELECT count(*) " MY_SESSIONS) <= 4);
+    sy_pool_free(pool);
+    sy_cache_free(c);
+}
+
+/* A lock whose session dies is gone with it: its calls fail once (no retry
+ * on a session that would not hold the lock), unlock returns the connection
+ * without complaint and the key can be locked again. */
+static void test_trylock_session_dies(void **state)
+{
+    sy_cache_t *c = new_cache(url_cache, 1);
+    sy_pool_t *pool = sy_pool_new(0);
+    sy_cache_lock_t *l = NULL;
+    char *v = NULL;
+    bool busy;
+
+    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    kill_cache_sessions();
+    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_dead", &v), SY_ERR_DB);
+    sy_cache_unlock(c, l);
+    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 1);
+    assert_int_equal(sy_cache_lock_set(c, l, "credentials_dead", "x", 60000), SY_OK);
+    sy_cache_unlock(c, l);
+    assert_int_equal(sy_cache_get(c, pool, "credentials_dead", &v), SY_OK);
+    assert_string_equal(v, "x");
+    sy_pool_free(pool);
+    sy_cache_free(c);
+}
+
 /* --- failures --- */
 
 static void test_outage_fails_fast(void **state)
@@ -1122,6 +1299,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_exclusion, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_lock_same_process, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_pool_exhaustion, setup_cache, teardown_cache),
+        cmocka_unit_test_setup_teardown(test_trylock_needs_one_connection, setup_cache,
+                                        teardown_cache),
+        cmocka_unit_test_setup_teardown(test_trylock_busy, setup_cache, teardown_cache),
+        cmocka_unit_test_setup_teardown(test_trylock_share, setup_cache, teardown_cache),
+        cmocka_unit_test_setup_teardown(test_trylock_session_dies, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_outage_fails_fast, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_recovery_after_failure, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_reconnect_after_terminated_backend, setup_cache,

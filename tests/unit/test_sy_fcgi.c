@@ -13,6 +13,7 @@
 
 #include "syncto/sy_fcgi.h"
 #include "syncto/sy_log.h"
+#include "sy_test_util.h"
 
 typedef struct {
     const char *data; /* stdin contents */
@@ -42,8 +43,11 @@ static void empty(FCGX_Stream *s, int doClose)
 {
     io_t *io = s->data;
     size_t n = (size_t)(s->wrNext - io->obuf);
+    char *grown = realloc(io->out, io->outlen + n + 1);
 
-    io->out = realloc(io->out, io->outlen + n + 1);
+    if (grown == NULL)
+        abort();
+    io->out = grown;
     memcpy(io->out + io->outlen, io->obuf, n);
     io->outlen += n;
     io->out[io->outlen] = '\0';
@@ -64,18 +68,11 @@ static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof(*f));
 
-    f->settings.cors_origins = "*";
-    f->settings.cors_max_age_seconds = 3600;
-    f->settings.retry_after_seconds = 30;
-    f->settings.batch_max_requests = 25;
+    sy_test_settings(&f->settings);
     f->settings.max_request_body_bytes = 100;
-    f->settings.http_scheme = "";
-    f->settings.http_host = "";
-    f->settings.eos = "";
     f->settings.logging_renderer = "json";
     f->settings.log_level = "info";
-    f->ctx.settings = &f->settings;
-    f->ctx.pool = sy_pool_new(0);
+    sy_test_ctx(&f->ctx, &f->settings);
     sy_log_init(&f->settings);
     *state = f;
     return 0;
@@ -136,8 +133,7 @@ static void serve(fx_t *f, const char *const *env, const char *in, size_t inlen)
     n = fread(logline, 1, sizeof(logline) - 1, cap);
     fclose(cap);
     logline[n] = '\0';
-    f->log = json_tokener_parse(logline);
-    assert_non_null(f->log);
+    f->log = sy_test_json(logline);
 
     /* Everything was flushed, and the pool was reset for the next one. */
     assert_ptr_equal(sout.wrNext, f->io.obuf);
@@ -169,23 +165,12 @@ static const char *header(fx_t *f, const char *name, char *buf, size_t buflen)
 
 static json_object *body_json(fx_t *f)
 {
-    json_object *o = json_tokener_parse(f->body);
-
-    assert_non_null(o);
-    return o;
-}
-
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    assert_true(json_object_object_get_ex(o, key, &v));
-    return v;
+    return sy_test_json(f->body);
 }
 
 static const char *log_field(fx_t *f, const char *key)
 {
-    return json_object_get_string(get(get(f->log, "Fields"), key));
+    return sy_test_string(sy_test_member(f->log, "Fields"), key);
 }
 
 static void test_get_hello(void **state)
@@ -223,14 +208,15 @@ static void test_get_hello(void **state)
         assert_int_equal(f->status, 200);
         assert_true(strncmp(f->io.out, "Status: 200 OK\r\n", 16) == 0);
         o = body_json(f);
-        assert_string_equal(json_object_get_string(get(o, "url")), cases[i].url);
+        assert_string_equal(sy_test_string(o, "url"), cases[i].url);
         json_object_put(o);
         snprintf(buf, sizeof(buf), "%zu", strlen(f->body));
         assert_string_equal(header(f, "Content-Length", buf + 100, 100), buf);
         assert_string_equal(header(f, "Content-Type", buf, sizeof(buf)),
                             "application/json; charset=UTF-8");
         assert_string_equal(log_field(f, "path"), "/v1/");
-        assert_int_equal(json_object_get_int(get(get(f->log, "Fields"), "code")), 200);
+        assert_int_equal(
+            json_object_get_int(sy_test_member(sy_test_member(f->log, "Fields"), "code")), 200);
     }
 }
 
@@ -246,7 +232,7 @@ static void test_head_and_redirect(void **state)
     assert_int_equal(f->status, 200);
     assert_string_equal(f->body, "");
     assert_non_null(header(f, "Content-Length", buf, sizeof(buf)));
-    assert_true(atoi(buf) > 50);
+    assert_true(strtol(buf, NULL, 10) > 50);
 
     serve(f, redir_env, "", 0);
     assert_int_equal(f->status, 307);
@@ -301,12 +287,14 @@ static void test_request_errors(void **state)
         serve(f, cases[i].env, cases[i].in, strlen(cases[i].in));
         assert_int_equal(f->status, cases[i].status);
         o = body_json(f);
-        assert_int_equal(json_object_get_int(get(o, "errno")), cases[i].errno_);
-        assert_int_equal(json_object_get_int(get(o, "code")), cases[i].status);
+        assert_int_equal(json_object_get_int(sy_test_member(o, "errno")), cases[i].errno_);
+        assert_int_equal(json_object_get_int(sy_test_member(o, "code")), cases[i].status);
         json_object_put(o);
         assert_string_equal(header(f, "Content-Type", buf, sizeof(buf)),
                             "application/json; charset=UTF-8");
-        assert_int_equal(json_object_get_int(get(get(f->log, "Fields"), "code")), cases[i].status);
+        assert_int_equal(
+            json_object_get_int(sy_test_member(sy_test_member(f->log, "Fields"), "code")),
+            cases[i].status);
     }
 }
 

@@ -81,7 +81,7 @@ static void handle(int fd, const char *req, size_t len)
     if (strncmp(req, "GET /ok ", 8) == 0) {
         reply(fd, 200, "X-Weave-Records: 3\r\nX-Test:  Padded  \r\n", "[1,2]", 5);
     } else if (strncmp(req, "GET /status/", 12) == 0) {
-        reply(fd, atoi(req + 12), "", "0", 1);
+        reply(fd, (int)strtol(req + 12, NULL, 10), "", "0", 1);
     } else if (strstr(req, " /echo") != NULL && strstr(req, " /echo") < strchr(req, '\n')) {
         reply(fd, 200, "", req, len);
     } else if (strncmp(req, "GET /big ", 9) == 0) {

@@ -14,6 +14,7 @@
 #include "syncto/sy_kinto.h"
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
+#include "sy_test_util.h"
 
 static int setup(void **state)
 {
@@ -25,14 +26,6 @@ static int teardown(void **state)
 {
     sy_pool_free(*state);
     return 0;
-}
-
-static json_object *parse(const char *text)
-{
-    json_object *o = json_tokener_parse(text);
-
-    assert_non_null(o);
-    return o;
 }
 
 /* ---- names ----------------------------------------------------------- */
@@ -141,7 +134,7 @@ static void test_records(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(record_cases) / sizeof(record_cases[0]); i++) {
         const struct record_case *c = &record_cases[i];
-        json_object *bso = parse(c->bso), *rec;
+        json_object *bso = sy_test_json(c->bso), *rec;
         sy_buf_t b;
         sy_rc_t rc;
 
@@ -168,7 +161,7 @@ static void test_records(void **state)
 
 static void test_record_cap(void **state)
 {
-    json_object *bso = parse("{\"id\":\"x\",\"modified\":1.00,\"payload\":\"0123456789\"}");
+    json_object *bso = sy_test_json("{\"id\":\"x\",\"modified\":1.00,\"payload\":\"0123456789\"}");
     sy_buf_t b;
 
     (void)state;
@@ -399,10 +392,10 @@ static void test_write_list(void **state)
 {
     sy_pool_t *pool = *state;
     json_object *bsos =
-        parse("[{\"id\":\"a\",\"modified\":1.00,\"payload\":\"1\"},"
-              "{\"id\":\"b\",\"modified\":2.00,\"payload\":\"2\"},"
-              "\"not-a-bso\","
-              "{\"id\":\"c\",\"modified\":3.00,\"payload\":\"3\",\"sortindex\":3}]");
+        sy_test_json("[{\"id\":\"a\",\"modified\":1.00,\"payload\":\"1\"},"
+                     "{\"id\":\"b\",\"modified\":2.00,\"payload\":\"2\"},"
+                     "\"not-a-bso\","
+                     "{\"id\":\"c\",\"modified\":3.00,\"payload\":\"3\",\"sortindex\":3}]");
     sy_request_t req;
     sy_kinto_list_t p;
     sy_buf_t b;
@@ -421,12 +414,12 @@ static void test_write_list(void **state)
                                 "{\"id\":\"c\",\"last_modified\":3000,\"sortindex\":3}]}");
     sy_buf_reset(&b);
     json_object_put(bsos);
-    bsos = parse("[]");
+    bsos = sy_test_json("[]");
     assert_int_equal(sy_kinto_write_list(&b, bsos, &p, &n), SY_OK);
     assert_int_equal(n, 0);
     assert_string_equal(b.data, "{\"data\":[]}");
     json_object_put(bsos);
-    bsos = parse("{}");
+    bsos = sy_test_json("{}");
     sy_buf_reset(&b);
     assert_int_equal(sy_kinto_write_list(&b, bsos, &p, &n), SY_ERR_INVALID);
     json_object_put(bsos);
@@ -583,6 +576,8 @@ static const struct put_case put_cases[] = {
     {"{\"data\":{}", NULL, NULL, "Invalid JSON", false},
     {"{\"data\":{}} x", NULL, NULL, "Invalid JSON", false},
     {"[]", NULL, NULL, "Should be an object", false},
+    {"12", NULL, NULL, "Should be an object", false},
+    {"null", NULL, NULL, "Invalid JSON", false},
     {"{\"payload\":\"foobar\"}", NULL, "data", "Required", false},
     {"{\"data\":{},\"foo\":1}", NULL, "foo", "Unrecognized key", false},
     {"{\"data\":{},\"permissions\":[]}", NULL, "permissions", "permissions should be an object",
@@ -671,9 +666,9 @@ static void test_put_and_delete_records(void **state)
 
 static void test_info_collections(void **state)
 {
-    json_object *info = parse("{\"tabs\":1441868927.07,\"history\":14377478425.69,"
-                              "\"bookmarks\":1441868927.07,\"meta\":1.00}");
-    json_object *list, *empty = parse("{}");
+    json_object *info = sy_test_json("{\"tabs\":1441868927.07,\"history\":14377478425.69,"
+                                     "\"bookmarks\":1441868927.07,\"meta\":1.00}");
+    json_object *list, *empty = sy_test_json("{}");
 
     (void)state;
     assert_int_equal(sy_kinto_info_collection(info, "tabs"), 1441868927070);

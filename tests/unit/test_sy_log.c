@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "syncto/sy_log.h"
+#include "sy_test_util.h"
 
 /* stderr is redirected to a temporary file while a test logs. */
 static FILE *capture;
@@ -50,14 +51,6 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-static json_object *field(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    assert_true(json_object_object_get_ex(o, key, &v));
-    return v;
-}
-
 static void init(const char *renderer, const char *level)
 {
     sy_settings_t s;
@@ -96,17 +89,17 @@ static void test_json_levels(void **state)
         nl = strchr(out, '\n');
         assert_non_null(nl);
         *nl = '\0';
-        o = json_tokener_parse(out);
-        assert_non_null(o);
-        assert_int_equal(json_object_get_int(field(o, "Severity")), cases[i].first_severity);
-        assert_string_equal(json_object_get_string(field(o, "Type")), "syncto");
-        assert_string_equal(json_object_get_string(field(o, "Logger")), "syncto");
-        assert_int_equal(json_object_get_int(field(o, "Pid")), getpid());
-        assert_true(json_object_get_int64(field(o, "Timestamp")) > 1000000000000000000LL);
-        assert_true(json_object_get_string_len(field(o, "Hostname")) > 0);
-        fields = field(o, "Fields");
+        o = sy_test_json(out);
+        assert_int_equal(json_object_get_int(sy_test_member(o, "Severity")),
+                         cases[i].first_severity);
+        assert_string_equal(sy_test_string(o, "Type"), "syncto");
+        assert_string_equal(sy_test_string(o, "Logger"), "syncto");
+        assert_int_equal(json_object_get_int(sy_test_member(o, "Pid")), getpid());
+        assert_true(json_object_get_int64(sy_test_member(o, "Timestamp")) > 1000000000000000000LL);
+        assert_true(json_object_get_string_len(sy_test_member(o, "Hostname")) > 0);
+        fields = sy_test_member(o, "Fields");
         if (cases[i].first_severity != 4)
-            assert_string_equal(json_object_get_string(field(fields, "rid")), "rid-1");
+            assert_string_equal(sy_test_string(fields, "rid"), "rid-1");
         json_object_put(o);
         free(out);
     }
@@ -132,14 +125,13 @@ static void test_json_escaping(void **state)
         sy_log_info("r\"id\n", "%s", messages[i]);
         out = capture_end();
         assert_int_equal(count_lines(out), 1);
-        o = json_tokener_parse(out);
-        assert_non_null(o);
-        msg = json_object_get_string(field(field(o, "Fields"), "msg"));
+        o = sy_test_json(out);
+        msg = sy_test_string(sy_test_member(o, "Fields"), "msg");
         if (i != 3)
             assert_string_equal(msg, messages[i]);
         else
             assert_non_null(strstr(msg, "\xef\xbf\xbd")); /* U+FFFD */
-        assert_string_equal(json_object_get_string(field(field(o, "Fields"), "rid")), "r\"id\n");
+        assert_string_equal(sy_test_string(sy_test_member(o, "Fields"), "rid"), "r\"id\n");
         json_object_put(o);
         free(out);
     }
@@ -158,9 +150,9 @@ static void test_long_lines_stay_valid(void **state)
     sy_log_info(big, "%s", big);
     out = capture_end();
     assert_int_equal(count_lines(out), 1);
-    o = json_tokener_parse(out);
-    assert_non_null(o);
-    assert_true(json_object_get_string_len(field(field(o, "Fields"), "msg")) > 1000);
+    o = sy_test_json(out);
+    assert_true(json_object_get_string_len(sy_test_member(sy_test_member(o, "Fields"), "msg")) >
+                1000);
     json_object_put(o);
     free(out);
     free(big);
@@ -190,19 +182,17 @@ static void test_request_summary(void **state)
     sy_log_request(&req, &resp, 12.6);
     out = capture_end();
     assert_null(strstr(out, "secret"));
-    o = json_tokener_parse(out);
-    assert_non_null(o);
-    assert_string_equal(json_object_get_string(field(o, "Type")), "syncto.request.summary");
-    assert_int_equal(json_object_get_int(field(o, "Severity")), 6);
-    f = field(o, "Fields");
-    assert_string_equal(json_object_get_string(field(f, "rid")), "abc123");
-    assert_string_equal(json_object_get_string(field(f, "method")), "GET");
-    assert_string_equal(json_object_get_string(field(f, "path")),
-                        "/v1/buckets/b/collections/tabs/records");
-    assert_int_equal(json_object_get_int(field(f, "code")), 401);
-    assert_int_equal(json_object_get_int(field(f, "errno")), 104);
-    assert_int_equal(json_object_get_int(field(f, "t")), 13);
-    assert_string_equal(json_object_get_string(field(f, "agent")), "HTTPie/0.9.2");
+    o = sy_test_json(out);
+    assert_string_equal(sy_test_string(o, "Type"), "syncto.request.summary");
+    assert_int_equal(json_object_get_int(sy_test_member(o, "Severity")), 6);
+    f = sy_test_member(o, "Fields");
+    assert_string_equal(sy_test_string(f, "rid"), "abc123");
+    assert_string_equal(sy_test_string(f, "method"), "GET");
+    assert_string_equal(sy_test_string(f, "path"), "/v1/buckets/b/collections/tabs/records");
+    assert_int_equal(json_object_get_int(sy_test_member(f, "code")), 401);
+    assert_int_equal(json_object_get_int(sy_test_member(f, "errno")), 104);
+    assert_int_equal(json_object_get_int(sy_test_member(f, "t")), 13);
+    assert_string_equal(sy_test_string(f, "agent"), "HTTPie/0.9.2");
     json_object_put(o);
     free(out);
 

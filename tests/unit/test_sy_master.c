@@ -113,7 +113,10 @@ static char *read_response(int fd)
         if (total > 0 && recv(fd, body, total, MSG_WAITALL) != (ssize_t)total)
             break;
         if (h[1] == 6) { /* FCGI_STDOUT */
-            out = realloc(out, len + clen + 1);
+            char *grown = realloc(out, len + clen + 1);
+            if (grown == NULL)
+                abort();
+            out = grown;
             memcpy(out + len, body, clen);
             len += clen;
             out[len] = '\0';

@@ -9,55 +9,30 @@
 
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_response.h"
+#include "sy_test_util.h"
 
 #define EXPOSE                                                                                     \
     "Alert, Backoff, Retry-After, Content-Length, Content-Type, ETag, Last-Modified, "             \
     "Next-Page, Total-Records, Total-Objects, Quota-Remaining, Cache-Control, Expires, Pragma"
 
-typedef struct {
-    sy_settings_t settings;
-    sy_ctx_t ctx;
-    sy_request_t req;
-    sy_response_t resp;
-} fx_t;
+typedef sy_test_fx_t fx_t;
 
 static int setup(void **state)
 {
-    fx_t *f = calloc(1, sizeof(*f));
+    fx_t *f = sy_test_fx_new();
 
-    f->settings.cors_origins = "*";
     f->settings.retry_after_seconds = 17;
-    f->settings.cors_max_age_seconds = 3600;
-    f->ctx.settings = &f->settings;
-    f->ctx.pool = sy_pool_new(0);
-    f->req.pool = f->ctx.pool;
-    f->req.ctx = &f->ctx;
-    f->req.method = SY_M_GET;
-    f->req.method_str = "GET";
+    sy_test_request(&f->req, &f->ctx, "GET");
     sy_resp_init(&f->req, &f->resp);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-
-    sy_pool_free(f->ctx.pool);
-    free(f);
     return 0;
 }
 
 /* Parses the serialised body written by sy_resp_finish. */
 static json_object *body_json(fx_t *f)
 {
-    json_object *o;
-
     assert_true(f->resp.has_body);
-    assert_non_null(f->resp.body.data);
-    o = json_tokener_parse(f->resp.body.data);
-    assert_non_null(o);
-    return o;
+    return sy_test_json(f->resp.body.data);
 }
 
 static const char *jstr(json_object *o, const char *key)
@@ -111,7 +86,11 @@ static void test_error_shape(void **state)
             assert_false(json_object_object_get_ex(o, "message", NULL));
         assert_false(json_object_object_get_ex(o, "info", NULL));
         assert_false(json_object_object_get_ex(o, "details", NULL));
-        assert_null(sy_resp_header(&f->resp, "Retry-After"));
+        /* Every 5xx says when to come back; nothing else does. */
+        if (cases[i].status >= 500)
+            assert_string_equal(sy_resp_header(&f->resp, "Retry-After"), "17");
+        else
+            assert_null(sy_resp_header(&f->resp, "Retry-After"));
         snprintf(len, sizeof(len), "%zu", f->resp.body.len);
         assert_string_equal(sy_resp_header(&f->resp, "Content-Length"), len);
         json_object_put(o);
@@ -345,6 +324,15 @@ static void test_cache_control_and_backoff(void **state)
     sy_resp_error(&f->req, &f->resp, 404, 110, NULL, NULL);
     sy_resp_finish(&f->req, &f->resp);
     assert_null(sy_resp_header(&f->resp, "Backoff"));
+
+    /* With a threshold, only a busy worker sends it: no worker here, so
+     * no thread is busy. */
+    f->settings.backoff_threshold = 0.5;
+    sy_pool_reset(f->ctx.pool);
+    sy_resp_init(&f->req, &f->resp);
+    sy_resp_json(&f->req, &f->resp, 200, json_object_new_object());
+    sy_resp_finish(&f->req, &f->resp);
+    assert_null(sy_resp_header(&f->resp, "Backoff"));
 }
 
 static void test_body_cap(void **state)
@@ -399,16 +387,16 @@ static void test_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_error_shape, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_details_and_503, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_param_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_body, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_replaced, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_after_and_bodyless, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_and_redirect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cache_control_and_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_shape, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_error_details_and_503, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_param_message, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_json_body, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_json_replaced, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cors, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_and_bodyless, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_redirect, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_control_and_backoff, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_body_cap, setup, sy_test_fx_teardown),
         cmocka_unit_test(test_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,41 +9,19 @@
 
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_router.h"
+#include "sy_test_util.h"
 #include "sy_version.h"
 
-typedef struct {
-    sy_settings_t settings;
-    sy_ctx_t ctx;
-    sy_request_t req;
-    sy_response_t resp;
-} fx_t;
+typedef sy_test_fx_t fx_t;
 
 static int setup(void **state)
 {
-    fx_t *f = calloc(1, sizeof(*f));
+    fx_t *f = sy_test_fx_new();
 
-    f->settings.cors_origins = "*";
-    f->settings.cors_max_age_seconds = 3600;
-    f->settings.retry_after_seconds = 30;
-    f->settings.batch_max_requests = 25;
-    f->settings.http_scheme = "";
-    f->settings.http_host = "";
-    f->settings.eos = "";
     f->settings.fxa_oauth_client_id = "cid";
     f->settings.fxa_oauth_uri = "https://oauth.example/v1";
     f->settings.fxa_oauth_scope = "sync:addon_storage";
-    f->ctx.settings = &f->settings;
-    f->ctx.pool = sy_pool_new(0);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-
-    sy_pool_free(f->ctx.pool);
-    free(f);
     return 0;
 }
 
@@ -53,12 +31,7 @@ static void run(fx_t *f, const char *method, const char *path, const char *query
                 const char *const *headers)
 {
     sy_pool_reset(f->ctx.pool);
-    memset(&f->req, 0, sizeof(f->req));
-    f->req.pool = f->ctx.pool;
-    f->req.ctx = &f->ctx;
-    f->req.request_id = "test";
-    f->req.method_str = method;
-    f->req.method = sy_method_parse(method);
+    sy_test_request(&f->req, &f->ctx, method);
     f->req.scheme = "http";
     f->req.host = "localhost:8000";
     assert_true(sy_request_set_path(&f->req, path));
@@ -72,26 +45,14 @@ static void run(fx_t *f, const char *method, const char *path, const char *query
 
 static json_object *body(fx_t *f)
 {
-    json_object *o;
-
     assert_true(f->resp.has_body);
-    o = json_tokener_parse(f->resp.body.data);
-    assert_non_null(o);
-    return o;
-}
-
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    assert_true(json_object_object_get_ex(o, key, &v));
-    return v;
+    return sy_test_json(f->resp.body.data);
 }
 
 static int errno_of(fx_t *f)
 {
     json_object *o = body(f);
-    int e = json_object_get_int(get(o, "errno"));
+    int e = json_object_get_int(sy_test_member(o, "errno"));
 
     json_object_put(o);
     return e;
@@ -157,10 +118,10 @@ static void test_not_found(void **state)
         run(f, "GET", cases[i].path, "", origin);
         assert_int_equal(f->resp.status, 404);
         o = body(f);
-        assert_int_equal(json_object_get_int(get(o, "errno")), cases[i].errno_);
-        assert_string_equal(json_object_get_string(get(o, "error")), "Not Found");
+        assert_int_equal(json_object_get_int(sy_test_member(o, "errno")), cases[i].errno_);
+        assert_string_equal(sy_test_string(o, "error"), "Not Found");
         if (cases[i].errno_ == 111)
-            assert_string_equal(json_object_get_string(get(o, "message")),
+            assert_string_equal(sy_test_string(o, "message"),
                                 "The resource you are looking for could not be found.");
         json_object_put(o);
         /* Errors carry CORS too. */
@@ -228,10 +189,9 @@ static void test_method_not_allowed(void **state)
         run(f, cases[i].method, cases[i].path, "", NULL);
         assert_int_equal(f->resp.status, 405);
         o = body(f);
-        assert_int_equal(json_object_get_int(get(o, "errno")), 115);
-        assert_string_equal(json_object_get_string(get(o, "error")), "Method Not Allowed");
-        assert_string_equal(json_object_get_string(get(o, "message")),
-                            "Method not allowed on this endpoint.");
+        assert_int_equal(json_object_get_int(sy_test_member(o, "errno")), 115);
+        assert_string_equal(sy_test_string(o, "error"), "Method Not Allowed");
+        assert_string_equal(sy_test_string(o, "message"), "Method not allowed on this endpoint.");
         json_object_put(o);
         assert_string_equal(sy_resp_header(&f->resp, "Allow"), cases[i].allow);
         assert_string_equal(f->req.route, cases[i].route);
@@ -324,22 +284,22 @@ static void test_hello(void **state)
         assert_int_equal(f->resp.status, 200);
         assert_string_equal(f->req.route, "/v1/");
         o = body(f);
-        assert_string_equal(json_object_get_string(get(o, "project_name")), "syncto");
-        assert_string_equal(json_object_get_string(get(o, "project_version")), SY_VERSION);
-        assert_string_equal(json_object_get_string(get(o, "project_docs")), SY_PROJECT_DOCS);
-        assert_string_equal(json_object_get_string(get(o, "http_api_version")),
-                            SY_HTTP_API_VERSION);
-        assert_string_equal(json_object_get_string(get(o, "cliquet_protocol_version")), "2");
-        assert_string_equal(json_object_get_string(get(o, "url")), cases[i].url);
+        assert_string_equal(sy_test_string(o, "project_name"), "syncto");
+        assert_string_equal(sy_test_string(o, "project_version"), SY_VERSION);
+        assert_string_equal(sy_test_string(o, "project_docs"), SY_PROJECT_DOCS);
+        assert_string_equal(sy_test_string(o, "http_api_version"), SY_HTTP_API_VERSION);
+        assert_string_equal(sy_test_string(o, "cliquet_protocol_version"), "2");
+        assert_string_equal(sy_test_string(o, "url"), cases[i].url);
         assert_false(json_object_object_get_ex(o, "eos", NULL));
         assert_false(json_object_object_get_ex(o, "user", NULL));
-        s = get(o, "settings");
-        assert_int_equal(json_object_get_int(get(s, "batch_max_requests")), cases[i].batch_max);
-        assert_int_equal(json_object_get_int(get(s, "cliquet.batch_max_requests")),
+        s = sy_test_member(o, "settings");
+        assert_int_equal(json_object_get_int(sy_test_member(s, "batch_max_requests")),
                          cases[i].batch_max);
-        assert_int_equal(json_object_get_boolean(get(s, "readonly")), cases[i].readonly);
-        assert_true(json_object_is_type(get(o, "capabilities"), json_type_object));
-        assert_int_equal(json_object_object_length(get(o, "capabilities")), 0);
+        assert_int_equal(json_object_get_int(sy_test_member(s, "cliquet.batch_max_requests")),
+                         cases[i].batch_max);
+        assert_int_equal(json_object_get_boolean(sy_test_member(s, "readonly")), cases[i].readonly);
+        assert_true(json_object_is_type(sy_test_member(o, "capabilities"), json_type_object));
+        assert_int_equal(json_object_object_length(sy_test_member(o, "capabilities")), 0);
         json_object_put(o);
         assert_null(sy_resp_header(&f->resp, "Alert"));
     }
@@ -382,18 +342,18 @@ static void test_utility_views(void **state)
     run(f, "GET", "/v1/__version__", "", NULL);
     assert_int_equal(f->resp.status, 200);
     o = body(f);
-    assert_string_equal(json_object_get_string(get(o, "name")), "syncto");
-    assert_string_equal(json_object_get_string(get(o, "version")), SY_VERSION);
-    assert_string_equal(json_object_get_string(get(o, "commit")), SY_GIT_COMMIT);
-    assert_string_equal(json_object_get_string(get(o, "source")), SY_SOURCE_URL);
+    assert_string_equal(sy_test_string(o, "name"), "syncto");
+    assert_string_equal(sy_test_string(o, "version"), SY_VERSION);
+    assert_string_equal(sy_test_string(o, "commit"), SY_GIT_COMMIT);
+    assert_string_equal(sy_test_string(o, "source"), SY_SOURCE_URL);
     json_object_put(o);
 
     run(f, "GET", "/v1/fxa-oauth/params", "", NULL);
     assert_int_equal(f->resp.status, 200);
     o = body(f);
-    assert_string_equal(json_object_get_string(get(o, "client_id")), "cid");
-    assert_string_equal(json_object_get_string(get(o, "oauth_uri")), "https://oauth.example/v1");
-    assert_string_equal(json_object_get_string(get(o, "scope")), "sync:addon_storage");
+    assert_string_equal(sy_test_string(o, "client_id"), "cid");
+    assert_string_equal(sy_test_string(o, "oauth_uri"), "https://oauth.example/v1");
+    assert_string_equal(sy_test_string(o, "scope"), "sync:addon_storage");
     assert_int_equal(json_object_object_length(o), 3);
     json_object_put(o);
     assert_string_equal(sy_resp_header(&f->resp, "Cache-Control"), "no-cache");
@@ -411,22 +371,39 @@ static void test_end_of_service(void **state)
     run(f, "GET", "/v1/", "", NULL);
     assert_int_equal(f->resp.status, 200);
     o = body(f);
-    assert_string_equal(json_object_get_string(get(o, "eos")), "2999-01-01");
+    assert_string_equal(sy_test_string(o, "eos"), "2999-01-01");
     json_object_put(o);
-    a = json_tokener_parse(sy_resp_header(&f->resp, "Alert"));
-    assert_non_null(a);
-    assert_string_equal(json_object_get_string(get(a, "code")), "soft-eol");
-    assert_string_equal(json_object_get_string(get(a, "message")), "Moving on");
-    assert_string_equal(json_object_get_string(get(a, "url")), "https://docs.example/eos");
+    a = sy_test_json(sy_resp_header(&f->resp, "Alert"));
+    assert_string_equal(sy_test_string(a, "code"), "soft-eol");
+    assert_string_equal(sy_test_string(a, "message"), "Moving on");
+    assert_string_equal(sy_test_string(a, "url"), "https://docs.example/eos");
     json_object_put(a);
 
     f->settings.eos = "2000-01-01";
-    run(f, "GET", "/v1/__lbheartbeat__", "", NULL);
+    run(f, "GET", "/v1/", "", NULL);
     assert_int_equal(f->resp.status, 410);
     assert_int_equal(errno_of(f), 202);
-    a = json_tokener_parse(sy_resp_header(&f->resp, "Alert"));
-    assert_non_null(a);
-    assert_string_equal(json_object_get_string(get(a, "code")), "hard-eol");
+    a = sy_test_json(sy_resp_header(&f->resp, "Alert"));
+    assert_string_equal(sy_test_string(a, "code"), "hard-eol");
+    assert_string_equal(sy_test_string(a, "message"), "Moving on");
+    json_object_put(a);
+
+    /* Load balancers and monitoring keep their heartbeats (with the
+     * Alert), so the node stays in service to answer the 410s. */
+    run(f, "GET", "/v1/__lbheartbeat__", "", NULL);
+    assert_int_equal(f->resp.status, 200);
+    a = sy_test_json(sy_resp_header(&f->resp, "Alert"));
+    assert_string_equal(sy_test_string(a, "code"), "hard-eol");
+    json_object_put(a);
+
+    /* Empty message and url: a stock sentence and the documentation. */
+    f->settings.eos_message = "";
+    f->settings.eos_url = "";
+    run(f, "GET", "/v1/buckets/syncto/collections/tabs/records", "", NULL);
+    assert_int_equal(f->resp.status, 410);
+    a = sy_test_json(sy_resp_header(&f->resp, "Alert"));
+    assert_true(strlen(sy_test_string(a, "message")) > 0);
+    assert_string_equal(sy_test_string(a, "url"), "https://syncto.readthedocs.io/");
     json_object_put(a);
 
     /* Preflights still pass, so that browsers can read the 410. */
@@ -437,14 +414,14 @@ static void test_end_of_service(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_redirects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_method_not_allowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_preflight, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_head, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_utility_views, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_end_of_service, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirects, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_not_found, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_method_not_allowed, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_preflight, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_hello, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_head, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_utility_views, setup, sy_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_end_of_service, setup, sy_test_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,7 +163,7 @@ static void test_defaults(void **state)
     assert_string_equal(s->cors_origins, "*");
     assert_int_equal(s->cors_max_age_seconds, 3600);
     assert_int_equal(s->retry_after_seconds, 30);
-    assert_int_equal(s->backoff, 0);
+    assert_int_equal(s->backoff, 60);
     assert_true(s->backoff_threshold == 0.9);
     assert_string_equal(s->token_server_url, "https://token.services.mozilla.com/");
     assert_true(s->token_server_connect_timeout_seconds == 5);

@@ -6,6 +6,7 @@
 
 const crypto = require('node:crypto');
 const { startStack } = require('../../lib/stack');
+const { control, lastSeq, seed, syncMs } = require('../../lib/control');
 const creds = require('../../syncserver/credentials');
 const { hawkRequest, tokenRequest } = require('../../syncserver/hawkclient');
 
@@ -26,13 +27,6 @@ function writableEnv(extra) {
 /** Starts nginx + syncto + PostgreSQL + the test Sync server. */
 async function startE2EStack(extraEnv) {
   return startStack({ env: writableEnv(extraEnv) });
-}
-
-/** "1700000000.12" (Sync seconds) -> 1700000000120 (ms), without floats. */
-function syncTsToMs(text) {
-  const m = /^(\d+)(?:\.(\d{0,3}))?/.exec(String(text));
-  if (!m) throw new Error('not a Sync timestamp: ' + text);
-  return Number(m[1]) * 1000 + Number(((m[2] || '') + '000').slice(0, 3));
 }
 
 /** A fake encrypted Sync payload: the JSON shape Firefox writes, random bytes. */
@@ -61,18 +55,6 @@ const SYNC_ID_SCHEMA = Object.freeze({
     return typeof id === 'string' && /^[ -~]{1,64}$/.test(id);
   },
 });
-
-/** One call to the test Sync server's control API; resolves to the parsed body. */
-async function control(stack, method, path, body) {
-  const res = await fetch(stack.sync.info.control + path, {
-    method,
-    headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
 
 /**
  * A Firefox Account with a Sync key, as a Syncto client sees it.
@@ -123,9 +105,8 @@ class SyncUser {
    * {modified, modifiedMs, count}.
    */
   async seed(collection, records) {
-    const r = await control(this.stack, 'POST', '/seed',
-      { fxaUid: this.fxaUid, clientState: this.clientState, collection, records });
-    return { modified: r.modified, modifiedMs: syncTsToMs(r.modifiedText), count: r.count };
+    const r = await seed(this.stack, this, collection, records);
+    return { modified: r.modified, modifiedMs: syncMs(r.modifiedText), count: r.count };
   }
 
   /** What Sync holds: {records: Map(id -> {payload, sortindex, modifiedMs})}, live records only. */
@@ -185,9 +166,7 @@ function removeFault(stack, id) {
 }
 
 /** Sequence number of the last request the Sync server logged. */
-async function logMark(stack) {
-  return (await control(stack, 'GET', '/log?since=1e15')).lastSeq;
-}
+const logMark = lastSeq;
 
 module.exports = {
   ODD_IDS,

@@ -1,0 +1,141 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "syncto/sy_json.h"
+#include "syncto/sy_response.h"
+
+static int setup(void **state)
+{
+    *state = sy_pool_new(0);
+    return *state == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    sy_pool_free(*state);
+    return 0;
+}
+
+/* len is the text's length unless given (texts cut short, NULs inside);
+ * want is the value as json-c prints it, NULL when refused. */
+static const struct {
+    const char *text;
+    size_t len;
+    const char *want;
+} parse_cases[] = {
+    {"{}", 0, "{}"},
+    {"  {\"a\":[1,\"x\"]} \r\n\t", 0, "{\"a\":[1,\"x\"]}"},
+    {"[]", 0, "[]"},
+    {"\"s\"", 0, "\"s\""},
+    /* a value at the very end of the text: Sync's error bodies are "8" */
+    {"8", 0, "8"},
+    {"-12", 0, "-12"},
+    {"1.5", 0, "1.5"},
+    {"true", 0, "true"},
+    {"false", 0, "false"},
+    {" 7 ", 0, "7"},
+    {"12345", 2, "12"}, /* the text ends at len, not at a NUL */
+    {"{}garbage", 2, "{}"},
+    /* refused */
+    {"", 0, NULL},
+    {"   ", 0, NULL},
+    {"null", 0, NULL},
+    {"not json", 0, NULL},
+    {"{", 0, NULL},
+    {"tru", 0, NULL},
+    {"{} x", 0, NULL},
+    {"{}{}", 0, NULL},
+    {"1 2", 0, NULL},
+    {"12a", 0, NULL},
+    {"[1]]", 0, NULL},
+    {"{}\0", 3, NULL},
+};
+
+static void test_parse_pool(void **state)
+{
+    sy_pool_t *pool = *state;
+
+    for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+        const char *text = parse_cases[i].text;
+        size_t len = parse_cases[i].len != 0 ? parse_cases[i].len : strlen(text);
+        json_object *o = sy_json_parse_pool(pool, text, len);
+
+        if (parse_cases[i].want == NULL) {
+            if (o != NULL)
+                fail_msg("case %zu accepted: %s", i, json_object_to_json_string(o));
+            continue;
+        }
+        if (o == NULL)
+            fail_msg("case %zu refused: %s", i, text);
+        assert_string_equal(json_object_to_json_string_ext(o, SY_JSON_FLAGS), parse_cases[i].want);
+    }
+    assert_null(sy_json_parse_pool(pool, NULL, 0));
+    assert_null(sy_json_parse_pool(pool, NULL, 3));
+    /* Every value parsed above goes with the pool (ASan, valgrind). */
+    sy_pool_reset(pool);
+}
+
+static void test_pool_own(void **state)
+{
+    sy_pool_t *pool = *state;
+    json_object *o = sy_json_must(json_object_new_object());
+
+    json_object_get(o); /* the test's own reference */
+    assert_ptr_equal(sy_json_pool_own(pool, o), o);
+    assert_null(sy_json_pool_own(pool, NULL));
+    sy_pool_reset(pool);
+    /* The pool has let go of its reference: this one is the last. */
+    assert_int_equal(json_object_put(o), 1);
+}
+
+static const struct {
+    const char *s;
+    size_t n;
+    size_t want;
+} utf8_cases[] = {
+    {"A", 1, 1},
+    {"\x7f", 1, 1},
+    {"\xc3\xa9", 2, 2},
+    {"\xc3\xa9", 1, 0}, /* cut short */
+    {"\xc2\x80", 2, 2},
+    {"\xc1\xbf", 2, 0}, /* overlong */
+    {"\xc3\x41", 2, 0}, /* not a continuation byte */
+    {"\xe0\xa0\x80", 3, 3},
+    {"\xe0\x9f\xbf", 3, 0}, /* overlong */
+    {"\xed\x9f\xbf", 3, 3}, /* U+D7FF */
+    {"\xed\xa0\x80", 3, 0}, /* a surrogate */
+    {"\xef\xbf\xbf", 3, 3},
+    {"\xe2\x82\xac", 2, 0}, /* cut short */
+    {"\xe2\x82\x41", 3, 0},
+    {"\xf0\x90\x80\x80", 4, 4},
+    {"\xf0\x8f\xbf\xbf", 4, 0}, /* overlong */
+    {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+    {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+    {"\xf5\x80\x80\x80", 4, 0},
+    {"\x80", 1, 0}, /* a lone continuation byte */
+    {"\xff", 1, 0},
+};
+
+static void test_utf8_len(void **state)
+{
+    for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
+        size_t got = sy_json_utf8_len((const unsigned char *)utf8_cases[i].s, utf8_cases[i].n);
+        if (got != utf8_cases[i].want)
+            fail_msg("case %zu: %zu, expected %zu", i, got, utf8_cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_parse_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_own, setup, teardown),
+        cmocka_unit_test(test_utf8_len),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
