@@ -1,4 +1,4 @@
-/* POST /v1/batch (kinto-clients.md 2.5 and 4.3).
+/* POST /v1/batch.
  *
  * Sub-requests go through the same router and views as real requests,
  * in-process, on the batch's pool. The views only plan while in a batch

@@ -109,8 +109,8 @@ static const setting_t settings_table[] = {
     STR(cors_origins, "*", 1, check_origins, 0, "`*` or origins",
         "Origins allowed by CORS: `*` or a space-separated list of `https://host[:port]`."),
     INT(cors_max_age_seconds, "3600", 0, 86400, "`Access-Control-Max-Age` of preflight responses."),
-    INT(retry_after_seconds, "30", 0, 86400,
-        "`Retry-After` (seconds) sent with every 5xx error and with nginx's 429."),
+    INT(retry_after_seconds, "30", 1, 86400,
+        "`Retry-After` (seconds) sent with every 5xx error, nginx's own 5xx pages included."),
     INT(backoff, "60", 0, 86400,
         "`Backoff` (seconds) sent on successful responses while the worker is under heavy load "
         "(see `syncto.backoff_threshold`); 0 sends none."),
@@ -142,7 +142,8 @@ static const setting_t settings_table[] = {
         "Secret keying the credential cache (HMAC of keys, encryption of values). Changing it "
         "empties the cache."),
     INT(cache_credentials_ttl_seconds, "300", 1, 86400,
-        "Longest life of cached tokenserver credentials (shortened by the assertion's expiry)."),
+        "Longest life of cached tokenserver credentials (shortened by the credential's own "
+        "expiry)."),
     INT(cache_credentials_safety_margin_seconds, "30", 0, 3600,
         "Cached credentials this close to their expiry are renewed instead of used."),
     INT(cache_pool_size, "4", 1, 64, "PostgreSQL connections per worker process."),

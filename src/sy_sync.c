@@ -1,6 +1,6 @@
 /* Sync 1.5 storage client: paths, queries, Hawk, the call, the retry.
  *
- * Why record ids are encoded so sparingly (spec README decision 7): Sync ids
+ * Why record ids are encoded so sparingly: Sync ids
  * are often "{guid}". syncstorage-rs checks the Hawk MAC against the raw
  * request path, go-syncstorage against the decoded one; only a path that
  * reads the same both ways satisfies both, so characters a URL can carry

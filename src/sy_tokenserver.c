@@ -1,4 +1,4 @@
-/* Tokenserver client (sync-upstream.md sections 1 and 5.2). */
+/* Tokenserver client. */
 #include "syncto/sy_tokenserver.h"
 
 #include <json-c/json.h>

@@ -6,7 +6,7 @@
  * together (sy_batch.h). The mapping rules themselves live in sy_kinto.c;
  * upstream failures become Kinto errors in sy_errors.c.
  *
- * Check order (sync-upstream.md 4.2): reads authenticate first, then
+ * Check order: reads authenticate first, then
  * validate; PUT validates the body, then whether writes are enabled, then
  * the If-* headers, then authenticates; DELETE checks enabled, If-*, auth. */
 #include <stdio.h>

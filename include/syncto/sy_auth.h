@@ -9,7 +9,7 @@
 #include "syncto/sy_response.h"
 
 /* What a Kinto request says about its Sync account: the credential that goes
- * to the tokenserver and the Sync client state (spec README decision 1).
+ * to the tokenserver and the Sync client state.
  *
  *   Authorization: Bearer <FxA OAuth token>  + X-KeyID: <kca>-<b64url(cs)>
  *   Authorization: BrowserID <assertion>     (when browserid_enabled)

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include "syncto/sy_rc.h"
 
-/* Crypto for the credential cache, byte-compatible with the original Syncto
- * (sync-upstream.md section 4.3). libsodium 1.0.18: HKDF is built on
- * crypto_auth_hmacsha256_*. sodium_init() must have been called. */
+/* Crypto for the credential cache, byte-compatible with the original Syncto.
+ * libsodium 1.0.18 has no HKDF: it is built on crypto_auth_hmacsha256_*.
+ * sodium_init() must have been called. */
 
 /* Lowercase hex HMAC-SHA256(key, msg); out must hold 65 bytes. Any key length. */
 void sy_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t msglen, char *out);

@@ -9,7 +9,7 @@
 
 /* Upstream (tokenserver or Sync) outcome -> Kinto response. The one place
  * where upstream statuses become Kinto statuses and errnos
- * (sync-upstream.md 4.6, kinto-clients.md P-ERR-4):
+ * (see docs/upstream.md):
  *
  *   no answer (network, timeout)   503 / 201  SY_ERRORS_MSG_UNREACHABLE
  *   304                            304, empty body

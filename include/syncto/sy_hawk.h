@@ -5,7 +5,7 @@
 #include "syncto/sy_rc.h"
 
 /* Hawk request signing for Sync 1.5 (hawk.1.header), as specified in
- * sync-upstream.md section 2. The key is the tokenserver's 44-char "key"
+ * the Hawk scheme the Sync servers verify. The key is the tokenserver's 44-char "key"
  * string used as ASCII bytes, never base64-decoded. */
 
 typedef struct {

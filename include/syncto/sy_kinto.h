@@ -17,7 +17,7 @@
  * stores. Everything here is pure (no I/O), so the views stay thin and the
  * rules are unit-tested from tables. Strings come from the given pool. */
 
-/* Sync limits (sync-upstream.md 3.2, 3.3). */
+/* Sync limits. */
 #define SY_KINTO_MAX_IDS 100
 #define SY_KINTO_SORTINDEX_MAX 999999999
 #define SY_KINTO_TTL_MAX 999999999

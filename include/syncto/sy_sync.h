@@ -11,7 +11,7 @@
 #include "syncto/sy_http.h"
 #include "syncto/sy_request.h"
 
-/* Sync 1.5 storage client (sync-upstream.md sections 2 and 3): Hawk-signed
+/* Sync 1.5 storage client: Hawk-signed
  * calls to the user's node, credentials from sy_credentials. A Sync 401
  * evicts the cached credentials and the call is retried once with fresh ones
  * from the tokenserver.
@@ -141,7 +141,7 @@ void sy_sync_op_post_records(sy_pool_t *pool, sy_sync_op_t *op, const char *coll
                              const char *body, size_t len, const char *batch, bool commit);
 
 /* Pure helpers, exposed for tests. */
-/* Record id for a Sync path (spec README decision 7): %XX (uppercase) only
+/* Record id for a Sync path: %XX (uppercase) only
  * for space % / ? # " < > \ controls and non-ASCII; the rest is raw. */
 char *sy_sync_encode_id(sy_pool_t *pool, const char *id);
 /* "/storage/<lowercased collection>[/<encoded id>]". */

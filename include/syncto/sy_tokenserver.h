@@ -11,7 +11,7 @@
 
 /* Tokenserver 1.0 client: GET {token_server_url}/1.0/sync/1.5?duration=N
  * turns a BrowserID assertion or an OAuth token into Hawk credentials for
- * the user's Sync node (sync-upstream.md section 1). */
+ * the user's Sync node. */
 
 /* Hawk credentials for one Sync node. All strings in the pool; id, key and
  * json are secrets and are wiped when the pool is reset. */

@@ -80,7 +80,7 @@ describe('batch', () => {
     const put = r[1].body.data;
     assert.deepEqual(r[2].body, { data: put });
     assert.equal(r[2].headers.ETag, `"${put.last_modified}"`);
-    // DELETE answers 200 with a body inside a batch too (decision 2)
+    // DELETE answers 200 with a body inside a batch too
     assert.equal(r[3].body.data.id, 'x');
     assert.equal(r[3].body.data.deleted, true);
     assert.ok(r[3].body.data.last_modified > put.last_modified);

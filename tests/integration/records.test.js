@@ -160,7 +160,7 @@ describe('records list', () => {
     assert.equal(res.json.data.length, 2);
   });
 
-  it('keeps the client timestamp on an empty _since poll (decision 4)', async () => {
+  it('keeps the client timestamp on an empty _since poll', async () => {
     const u = newUser();
     const t1 = await seed(u, 'tabs', [{ id: 'a', payload: '1' }, { id: 'b', payload: '2' }]);
     let res = await api('GET', `${collUrl(u)}/records?_since=${t1}`, { user: u });
@@ -554,7 +554,7 @@ describe('one record', () => {
     assert.deepEqual(JSON.parse(put.body), { payload: 'abcd' });
   });
 
-  it('forwards only payload, sortindex and ttl (decision 5)', async () => {
+  it('forwards only payload, sortindex and ttl', async () => {
     const u = newUser();
     const seq = await lastSeq();
     const res = await api('PUT', recUrl(u, 'k1'), { user: u, body: {
@@ -653,7 +653,7 @@ describe('one record', () => {
     assertError(res, 405, 115, 'Method Not Allowed');
   });
 
-  it('DELETE answers 200 with the deletion (decision 2)', async () => {
+  it('DELETE answers 200 with the deletion', async () => {
     const u = newUser();
     await seed(u, 'tabs', [{ id: 'd', payload: 'x' }]);
     const seq = await lastSeq();
@@ -678,7 +678,7 @@ describe('one record', () => {
     assert.equal(e.headers['x-if-unmodified-since'], '14377478425.70');
   });
 
-  it('answers 412 with details.existing (decision 3)', async () => {
+  it('answers 412 with details.existing', async () => {
     const u = newUser();
     const ts = await seed(u, 'tabs', [{ id: 'e', payload: 'cur', sortindex: 3 }]);
     const existing = { id: 'e', last_modified: ts, payload: 'cur', sortindex: 3 };

@@ -1,5 +1,5 @@
 /* Unit tests for src/sy_hawk.c against the verified vectors of
- * sync-upstream.md section 2.7: (a) the Hawk spec GET with ext, (b) the
+ * the published Hawk and Sync test vectors: (a) the Hawk spec GET with ext, (b) the
  * payload hash and the POST with hash, (c) the syncstorage-rs fixture GET
  * and POST with a query string, (d) the Syncto-shaped examples A, A2, B, C. */
 

@@ -437,7 +437,7 @@ static const struct etag_case etag_cases[] = {
     {false, 0, 1441868927070, 0, 1441868927070},
     {false, 0, 1441868927070, 3, 1441868927070},
     {false, 0, SY_SYNC_NO_TS, 0, 0},
-    /* an empty _since poll keeps the client's timestamp (decision 4) */
+    /* an empty _since poll keeps the client's timestamp */
     {true, 1000, 5000, 0, 1000},
     {true, 1000, SY_SYNC_NO_TS, 0, 1000},
     {true, 9000, 5000, 0, 9000},

@@ -1,6 +1,6 @@
 /* Sync client, the pure parts: record-id and query encoding, paths, the Hawk
  * request built for an operation (checked against the spec's vectors,
- * sync-upstream.md 2.7), User-Agent, response headers, api_endpoint URLs. */
+ * published vectors), User-Agent, response headers, api_endpoint URLs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 'use strict';
 // Hawk verification of storage requests, in go-syncstorage's order and with
-// its statuses and messages (sync-storage-observed.md):
+// its statuses and messages (as go-syncstorage answers):
 //   no Authorization            -> 401 + Www-Authenticate: Hawk
 //   malformed header            -> 403 "Hawk: Malformed hawk header, ..."
 //   replayed nonce              -> 403 "Hawk: Replay nonce=..." + Www-Authenticate

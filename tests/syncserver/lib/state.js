@@ -7,7 +7,7 @@
 const crypto = require('node:crypto');
 
 // Limits reported by info/configuration: the values of the reference
-// transcripts (sync-storage-observed.md).
+// transcripts (as go-syncstorage answers).
 const DEFAULT_LIMITS = Object.freeze({
   max_post_records: 100,
   max_post_bytes: 2097152,

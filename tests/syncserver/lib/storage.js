@@ -1,6 +1,6 @@
 'use strict';
-// Sync 1.5 storage API (sync-upstream.md §3), answering as go-syncstorage
-// does in sync-storage-observed.md: same statuses, bodies, header names and
+// Sync 1.5 storage API, answering as go-syncstorage
+// does: same statuses, bodies, header names and
 // header presence. Where the transcripts are silent the choice is noted.
 
 const hawkauth = require('./hawkauth');

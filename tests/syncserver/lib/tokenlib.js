@@ -1,6 +1,6 @@
 'use strict';
 // Tokenserver token ids and Hawk keys, built as the tokenserver's tokenlib
-// scheme does (sync-upstream.md §1.2):
+// scheme does:
 //   signing_key = HKDF-SHA256(master, salt=none, info=".../signing", 32)
 //   id          = b64url_pad(JSON(payload) || HMAC-SHA256(signing_key, JSON))
 //   key         = b64url_pad(HKDF-SHA256(master, salt=payload.salt,

@@ -1,5 +1,5 @@
 'use strict';
-// Tokenserver 1.0 (sync-upstream.md §1): GET /token/1.0/sync/1.5 with either
+// Tokenserver 1.0: GET /token/1.0/sync/1.5 with either
 //   Authorization: Bearer <JWT>  + X-KeyID  [+ X-Client-State]   (rs)
 //   Authorization: BrowserID <cert~assertion> + X-Client-State    (py-token)
 // plus /token/__heartbeat__ and /token/__lbheartbeat__. Test credentials are

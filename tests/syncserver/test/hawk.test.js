@@ -1,6 +1,6 @@
 'use strict';
 // Hawk verification of storage requests: the go-syncstorage answers of
-// sync-storage-observed.md, the Host-header rule, payload hashes, and the
+// what go-syncstorage answers, the Host-header rule, payload hashes, and the
 // token-expiry switches.
 
 const test = require('node:test');

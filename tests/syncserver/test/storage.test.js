@@ -1,6 +1,6 @@
 'use strict';
 // Storage API against the go-syncstorage transcripts
-// (sync-storage-observed.md): statuses, bodies and headers, in the same
+// (as go-syncstorage answers): statuses, bodies and headers, in the same
 // order as the transcripts, on one user.
 
 const test = require('node:test');

@@ -1,6 +1,6 @@
 'use strict';
 // Tokenserver: both flows, the duration rule, the error bodies of
-// sync-upstream.md §1.3, heartbeats, and the token id/key construction.
+// the tokenserver error table, heartbeats, and the token id/key construction.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -38,7 +38,7 @@ test('keyIdFor matches the spec example', () => {
   assert.equal(creds.keyIdFor('bbbb', 2345), '0000000002345-u7s');
 });
 
-test('OAuth flow: 200 with every field of §1.2', async () => {
+test('OAuth flow: 200 with every token field', async () => {
   const cs = creds.randomClientState();
   const sub = creds.randomFxaUid();
   const before = Math.floor(Date.now() / 1000);
