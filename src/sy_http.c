@@ -19,6 +19,7 @@
 
 #include "syncto/sy_buf.h"
 #include "syncto/sy_ctx.h"
+#include "syncto/sy_request.h"
 
 /* Response headers are small; this is far above anything Sync sends. */
 #define HEADER_BYTES_MAX (64 * 1024)
@@ -386,26 +387,16 @@ void sy_http_perform_many(sy_http_t *h, sy_pool_t *pool, const sy_http_req_t *re
     }
 }
 
+/* RFC 3986 unreserved characters: everything else is escaped in a query. */
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
 char *sy_http_query_escape(sy_pool_t *pool, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s), i, j = 0;
-    char *out = sy_palloc(pool, n * 3 + 1);
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out[j++] = (char)c;
-        } else {
-            out[j++] = '%';
-            out[j++] = hex[c >> 4];
-            out[j++] = hex[c & 15];
-        }
-    }
-    out[j] = '\0';
-    return out;
+    return sy_url_encode(pool, s, unreserved);
 }
 
 sy_http_t *sy_http_of(sy_ctx_t *ctx)

@@ -43,6 +43,27 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+char *sy_url_encode(sy_pool_t *pool, const char *s, bool (*keep)(unsigned char c))
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s), j = 0;
+    char *out = sy_palloc(pool, n * 3 + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (keep(c)) {
+            out[j++] = (char)c;
+        } else {
+            out[j++] = '%';
+            out[j++] = hex[c >> 4];
+            out[j++] = hex[c & 15];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
 char *sy_url_decode(sy_pool_t *pool, const char *s, size_t n, bool plus_is_space)
 {
     char *out = sy_palloc(pool, n + 1);

@@ -50,26 +50,16 @@ int64_t sy_sync_clock_now_ms(void)
 
 /* ---- pure helpers ---------------------------------------------------- */
 
+/* Printable ASCII that a URL path can carry raw, `{` and `}` included. */
+static bool path_safe(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '%' && c != '/' && c != '?' && c != '#' && c != '"' &&
+           c != '<' && c != '>' && c != '\\';
+}
+
 char *sy_sync_encode_id(sy_pool_t *pool, const char *id)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(id), i, j = 0;
-    char *out = sy_palloc(pool, n * 3 + 1);
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-
-        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '/' || c == '?' || c == '#' || c == '"' ||
-            c == '<' || c == '>' || c == '\\') {
-            out[j++] = '%';
-            out[j++] = hex[c >> 4];
-            out[j++] = hex[c & 15];
-        } else {
-            out[j++] = (char)c;
-        }
-    }
-    out[j] = '\0';
-    return out;
+    return sy_url_encode(pool, id, path_safe);
 }
 
 char *sy_sync_storage_path(sy_pool_t *pool, const char *collection, const char *id)

@@ -79,6 +79,9 @@ const char *sy_method_name(sy_method_t m);
 /* Percent-decodes [s, s+n) into a new pool string; "+" is kept as is unless
  * plus_is_space. Returns NULL on a malformed escape or an embedded NUL. */
 char *sy_url_decode(sy_pool_t *pool, const char *s, size_t n, bool plus_is_space);
+/* Percent-encodes s into a new pool string: every byte for which keep(c)
+ * is false becomes %XX (uppercase hex), the others stay as they are. */
+char *sy_url_encode(sy_pool_t *pool, const char *s, bool (*keep)(unsigned char c));
 
 /* Splits a raw path (starting with '/') into decoded segments. Returns false
  * on bad escapes, an embedded NUL or a "." / ".." segment. */
