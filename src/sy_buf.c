@@ -19,6 +19,17 @@ void sy_buf_init(sy_buf_t *b, size_t max)
     b->max = max;
 }
 
+static void buf_cleanup(void *data)
+{
+    sy_buf_free(data);
+}
+
+void sy_buf_init_pooled(sy_buf_t *b, sy_pool_t *pool, size_t max)
+{
+    sy_buf_init(b, max);
+    sy_pool_cleanup_add(pool, buf_cleanup, b);
+}
+
 /* Makes room for `extra` more bytes plus the terminating NUL. The caller has
  * already checked len + extra <= max. Growth doubles, bounded by max + 1, so
  * old contents are moved at most log2(max) times. The old block is wiped

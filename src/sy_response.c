@@ -27,11 +27,6 @@ static const sy_settings_t *settings_of(const sy_request_t *req)
     return req->ctx != NULL ? req->ctx->settings : NULL;
 }
 
-static void body_cleanup(void *data)
-{
-    sy_buf_free(&((sy_response_t *)data)->body);
-}
-
 /* The serialised body of a list can be larger than the upstream response it
  * came from: Sync payloads are JSON strings, escaped once more here. */
 static size_t body_max(const sy_settings_t *s)
@@ -46,7 +41,9 @@ void sy_resp_init(sy_request_t *req, sy_response_t *resp)
 {
     memset(resp, 0, sizeof(*resp));
     resp->status = 200;
-    sy_buf_init(&resp->body, body_max(settings_of(req)));
+    /* Owned by the pool from here: a batch sub-response, which never
+     * reaches sy_resp_finish(), releases its body like any other. */
+    sy_buf_init_pooled(&resp->body, req->pool, body_max(settings_of(req)));
 }
 
 void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value)
@@ -319,9 +316,4 @@ void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
     } else if (req->method != SY_M_HEAD) {
         sy_resp_set_header(req, resp, "Content-Length", "0");
     }
-    /* The body buffer is heap memory: it goes with the pool. Registered
-     * here rather than at init because only a finished response is sure to
-     * live until the reset (sub-responses of a batch never get here). */
-    if (resp->body.data != NULL)
-        sy_pool_cleanup_add(req->pool, body_cleanup, resp);
 }

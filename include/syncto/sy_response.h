@@ -21,7 +21,8 @@ typedef struct sy_response {
     bool has_body;
 } sy_response_t;
 
-/* Status 200, no header, no body; allocates nothing. */
+/* Status 200, no header, no body. The body buffer belongs to req->pool
+ * from here on (freed at its reset): resp must live until then. */
 void sy_resp_init(sy_request_t *req, sy_response_t *resp);
 /* Replace (set) or append (add) a header; name and value are copied. */
 void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name,
@@ -60,8 +61,7 @@ const char *sy_http_reason(int status);
  * request had an allowed Origin, Access-Control-Expose-Headers, Vary,
  * Cache-Control: no-cache...), drops Retry-After below 400, serialises the
  * JSON body into resp->body and sets Content-Length (none for HEAD; no body
- * for 1xx/204/304). Called once, just before writing: resp must then stay
- * valid until req->pool is reset, which releases resp->body. */
+ * for 1xx/204/304). Called once, just before writing. */
 void sy_resp_finish(sy_request_t *req, sy_response_t *resp);
 
 #endif
