@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -305,6 +306,30 @@ static int wait_for_stop(sy_worker_t *w, const sigset_t *waitset)
     }
 }
 
+/* Descriptors one thread may hold at once: its FastCGI connection, the
+ * Sync and tokenserver connections its libcurl handles keep (a batch runs
+ * up to sync_max_concurrency at a time), and a margin. */
+#define FDS_PER_THREAD 4
+#define FDS_MARGIN 64
+
+/* Raises the soft RLIMIT_NOFILE towards the hard one when the pool needs
+ * more than the soft limit allows (1024 by default, which 256 threads
+ * already exceed); warns when even the hard limit is short. */
+static void raise_nofile(int nthreads)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)nthreads * FDS_PER_THREAD + FDS_MARGIN;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        sy_log_warn(NULL,
+                    "worker: %d threads may need %lu file descriptors, the limit is %lu "
+                    "(raise LimitNOFILE / ulimit -n)",
+                    nthreads, (unsigned long)need, (unsigned long)rl.rlim_cur);
+}
+
 int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 {
     sy_worker_t *w = calloc(1, sizeof(*w));
@@ -316,6 +341,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     signal(SIGPIPE, SIG_IGN);
     block_signals(&waitset);
     sy_log_init(s);
+    raise_nofile(s->threads);
 
     w->settings = s;
     w->listen_fd = listen_fd;

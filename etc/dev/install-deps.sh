@@ -30,6 +30,8 @@ clang-format        clang-format
 nodejs              node
 npm                 npm
 chromium            chromium
+wrk                 wrk
+linux-perf          perf
 '
 
 installed() {

@@ -25,11 +25,12 @@ function defaultPool() {
 
 /**
  * Starts the whole stack with the default pool (the test harness would
- * otherwise run a small one); `env` adds settings.
+ * otherwise run a small one); `env` adds settings, `opts` goes to
+ * startStack (e.g. {build}).
  */
-async function startBenchStack(env = {}) {
+async function startBenchStack(env = {}, opts = {}) {
   const pool = defaultPool();
-  const stack = await startStack({ env: { SYNCTO_WORKERS: pool.workers, SYNCTO_THREADS: pool.threads, ...env } });
+  const stack = await startStack({ ...opts, env: { SYNCTO_WORKERS: pool.workers, SYNCTO_THREADS: pool.threads, ...env } });
   stack.pool = pool;
   return stack;
 }
@@ -210,6 +211,6 @@ function run(main) {
 
 module.exports = {
   defaultPool, startBenchStack, stopBenchStack, control, newUser, seed, request, closeConnections,
-  median, percentile, maxInFlight, workerPids, memory, cpuByRole, cpuShare, table, fmtMs, fmtPct,
+  median, percentile, maxInFlight, workerPids, childrenOf, cpuSeconds, memory, cpuByRole, cpuShare, table, fmtMs, fmtPct,
   fmtBytes, machine, run,
 };
