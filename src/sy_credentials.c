@@ -14,7 +14,14 @@
  * cache key; the others wait for it, then find the row it stored. The holder
  * looks again and stores on the connection that holds the lock: a miss
  * needs one pooled connection, never two, so many new users at once cannot
- * leave every connection held by a thread that waits for another one. */
+ * leave every connection held by a thread that waits for another one.
+ *
+ * Why a copy in the worker's memory in front of it all: a hit in
+ * PostgreSQL is still a round trip per request. The copy is filled only
+ * from what PostgreSQL holds (a row read, an answer it accepted), lives no
+ * longer than the row and at most a minute, and a Sync 401 drops it with
+ * the row; PostgreSQL stays what the workers share (docs/internals/cache.md,
+ * "The in-memory layer"). */
 #include "syncto/sy_credentials.h"
 
 #include <errno.h>
