@@ -276,19 +276,20 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     key = sy_palloc(pool, SY_CREDENTIALS_KEY_LEN + 1);
     sy_credentials_cache_key(s->cache_hmac_secret, auth, key);
     out->cache_key = key;
+
+    if (use_cache && !refresh && ctx->memcache != NULL) {
+        /* The worker's memory first: no PostgreSQL round trip. */
+        if (sy_memcache_get(ctx->memcache, pool, key, &out->token) == SY_OK) {
+            out->from_cache = true;
+            count_hit(true);
+            return SY_OK;
+        }
+        sy_statsd_incr("cache.memory.miss");
+    }
     /* Before any PostgreSQL read: see sy_memcache_put. */
     stamp = sy_memcache_stamp(ctx->memcache);
 
     if (use_cache && !refresh) {
-        if (ctx->memcache != NULL) {
-            /* The worker's memory first: no PostgreSQL round trip. */
-            if (sy_memcache_get(ctx->memcache, pool, key, &out->token) == SY_OK) {
-                out->from_cache = true;
-                count_hit(true);
-                return SY_OK;
-            }
-            sy_statsd_incr("cache.memory.miss");
-        }
         rc = lookup(ctx, pool, auth, key, NULL, stamp, &out->token);
         if (rc == SY_OK) {
             out->from_cache = true;
@@ -369,9 +370,10 @@ void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
 {
     if (creds == NULL || creds->cache_key == NULL)
         return;
-    sy_memcache_delete(ctx->memcache, creds->cache_key);
-    if (ctx->cache == NULL)
-        return;
-    if (sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
+    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
         sy_log_info(NULL, "credential cache: could not evict an entry");
+    /* After the row: a copy of it that another thread read before the
+     * DELETE is either dropped here, or refused when it is put later (it
+     * read the stamp before its SELECT, hence before this deletion). */
+    sy_memcache_delete(ctx->memcache, creds->cache_key);
 }

@@ -461,17 +461,18 @@ static void test_too_large(void **state)
 
 /* --- locked memory --- */
 
-/* AddressSanitizer replaces mlock() by a no-op that reports success, so
- * locking can only be observed in plain and valgrind runs. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SKIP_UNDER_ASAN() skip()
+/* The sanitizers' runtimes (AddressSanitizer, ThreadSanitizer) replace
+ * mlock() by a no-op that reports success, so locking can only be observed
+ * in plain and valgrind runs. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_SANITIZER() skip()
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SKIP_UNDER_ASAN() skip()
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SKIP_UNDER_SANITIZER() skip()
 #endif
 #endif
-#ifndef SKIP_UNDER_ASAN
-#define SKIP_UNDER_ASAN() ((void)0)
+#ifndef SKIP_UNDER_SANITIZER
+#define SKIP_UNDER_SANITIZER() ((void)0)
 #endif
 
 static long vm_locked_kib(void)
@@ -494,7 +495,7 @@ static void test_slab_locked(void **state)
     long before, after;
     sy_memcache_t *m;
 
-    SKIP_UNDER_ASAN();
+    SKIP_UNDER_SANITIZER();
     before = vm_locked_kib();
     assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
     if (geteuid() != 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -536,7 +537,7 @@ static void test_lock_refused(void **state)
     sy_token_t out;
     bool had_cap;
 
-    SKIP_UNDER_ASAN();
+    SKIP_UNDER_SANITIZER();
     pool = sy_pool_new(0);
     assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &saved), 0);
     had_cap = ipc_lock_effective(true);
