@@ -99,6 +99,11 @@ sy_memcache_t *sy_memcache_new(long max_entries)
 
     if (max_entries <= 0)
         return NULL;
+    /* sodium_malloc needs it (main() has usually called it: a no-op then). */
+    if (sodium_init() < 0) {
+        sy_log_error(NULL, "memory cache: libsodium cannot be initialised; it is off");
+        return NULL;
+    }
     if (max_entries > INT32_MAX / 4)
         max_entries = INT32_MAX / 4;
     m = calloc(1, sizeof(*m));
