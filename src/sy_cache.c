@@ -76,8 +76,13 @@ typedef struct {
 static const Oid set_types[] = {0, 0, INT8_OID};
 
 static const stmt_t stmts[] = {
-    {"sy_cache_get", "SELECT value FROM cache WHERE key = $1 AND (ttl IS NULL OR ttl > now())", 1,
-     NULL},
+    /* The second column is what the row has left, in whole milliseconds
+     * rounded down (-1: no expiry), for copies that must not outlive it. */
+    {"sy_cache_get",
+     "SELECT value, CASE WHEN ttl IS NULL THEN -1 "
+     "ELSE floor(extract(epoch FROM ttl - now()) * 1000)::bigint END "
+     "FROM cache WHERE key = $1 AND (ttl IS NULL OR ttl > now())",
+     1, NULL},
     {"sy_cache_set",
      "INSERT INTO cache (key, value, ttl) VALUES ($1, $2, now() + $3 * interval '1 millisecond') "
      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ttl = EXCLUDED.ttl",
@@ -681,9 +686,10 @@ static void maybe_purge(sy_cache_t *c, slot_t *s)
         PQclear(res);
 }
 
-/* The lookup of sy_cache_get on slot s. */
+/* The lookup of sy_cache_get on slot s; the row's time left in *ttl_ms
+ * when ttl_ms is not NULL. */
 static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key, bool retry,
-                      char **value)
+                      char **value, int64_t *ttl_ms)
 {
     const char *params[1] = {key};
     PGresult *res = NULL;
@@ -701,6 +707,13 @@ static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key
         sy_log_warn(NULL, "cache: value under %.*s... is not a JSON string; taken as a miss",
                     key_prefix_len(key), key);
         rc = SY_ERR_NOT_FOUND;
+        goto done;
+    }
+    if (ttl_ms != NULL) {
+        char *end;
+        long long left = strtoll(PQgetvalue(res, 0, 1), &end, 10);
+
+        *ttl_ms = *end == '\0' && left >= -1 ? (int64_t)left : 0;
     }
 
 done:
@@ -755,6 +768,12 @@ static sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value
 
 sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value)
 {
+    return sy_cache_get_ttl(c, pool, key, value, NULL);
+}
+
+sy_rc_t sy_cache_get_ttl(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value,
+                         int64_t *ttl_ms)
+{
     slot_t *s = NULL;
     sy_rc_t rc;
 
@@ -764,7 +783,7 @@ sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **val
     rc = acquire(c, &s);
     if (rc != SY_OK)
         return rc;
-    rc = get_on(c, s, pool, key, true, value);
+    rc = get_on(c, s, pool, key, true, value, ttl_ms);
     if (s->conn != NULL)
         maybe_purge(c, s);
     release(c, s);
@@ -1048,6 +1067,12 @@ sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock,
 sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool, const char *key,
                           char **value)
 {
+    return sy_cache_lock_get_ttl(c, lock, pool, key, value, NULL);
+}
+
+sy_rc_t sy_cache_lock_get_ttl(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool,
+                              const char *key, char **value, int64_t *ttl_ms)
+{
     slot_t *s = NULL;
     sy_rc_t rc;
 
@@ -1058,13 +1083,13 @@ sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool,
         rc = acquire_within(c, SHORT_ACQUIRE_MS, &s);
         if (rc != SY_OK)
             return rc;
-        rc = get_on(c, s, pool, key, true, value);
+        rc = get_on(c, s, pool, key, true, value, ttl_ms);
         release(c, s);
         return rc;
     }
     /* No retry on a new session: that one would not hold the lock. */
     lock_check(lock);
-    rc = get_on(c, lock->slot, pool, key, false, value);
+    rc = get_on(c, lock->slot, pool, key, false, value, ttl_ms);
     lock_check(lock);
     return rc;
 }

@@ -14,7 +14,14 @@
  * cache key; the others wait for it, then find the row it stored. The holder
  * looks again and stores on the connection that holds the lock: a miss
  * needs one pooled connection, never two, so many new users at once cannot
- * leave every connection held by a thread that waits for another one. */
+ * leave every connection held by a thread that waits for another one.
+ *
+ * Why a copy in the worker's memory in front of it all: a hit in
+ * PostgreSQL is still a round trip per request. The copy is filled only
+ * from what PostgreSQL holds (a row read, an answer it accepted), lives no
+ * longer than the row and at most a minute, and a Sync 401 drops it with
+ * the row; PostgreSQL stays what the workers share (docs/internals/cache.md,
+ * "The in-memory layer"). */
 #include "syncto/sy_credentials.h"
 
 #include <errno.h>
@@ -27,6 +34,7 @@
 #include "syncto/sy_cache.h"
 #include "syncto/sy_crypto.h"
 #include "syncto/sy_log.h"
+#include "syncto/sy_memcache.h"
 #include "syncto/sy_statsd.h"
 #include "syncto/sy_ts.h"
 
@@ -158,20 +166,45 @@ long sy_credentials_cache_ttl(long request_ttl, long token_duration, long margin
     return ttl - margin;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Puts tok in the worker's memory under key for what is left of ttl_ms,
+ * counted from since (taken before the PostgreSQL statement, so that the
+ * copy never outlives the row). ttl_ms < 0: a row without expiry, kept for
+ * the memory layer's ceiling. stamp: see sy_memcache_put. */
+static void remember(sy_ctx_t *ctx, const char *key, const sy_token_t *tok, int64_t ttl_ms,
+                     int64_t since, const uint64_t *stamp)
+{
+    if (ctx->memcache == NULL)
+        return;
+    if (ttl_ms < 0)
+        ttl_ms = SY_MEMCACHE_TTL_CEILING_MS;
+    ttl_ms -= mono_ms() - since;
+    (void)sy_memcache_put(ctx->memcache, key, tok, ttl_ms, stamp);
+}
+
 /* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
- * lock, on the connection that holds it. */
+ * lock, on the connection that holds it. A hit is also put in memory,
+ * unless the key was deleted there since stamp was read. */
 static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
-                      sy_cache_lock_t *lock, sy_token_t *tok)
+                      sy_cache_lock_t *lock, uint64_t stamp, sy_token_t *tok)
 {
     const char *secret = ctx->settings->cache_hmac_secret;
     char *value = NULL, *plain = NULL;
+    int64_t since = mono_ms(), left = -1;
     size_t len = 0;
     sy_rc_t rc;
 
     if (lock != NULL)
-        rc = sy_cache_lock_get(ctx->cache, lock, pool, key, &value);
+        rc = sy_cache_lock_get_ttl(ctx->cache, lock, pool, key, &value, &left);
     else
-        rc = sy_cache_get(ctx->cache, pool, key, &value);
+        rc = sy_cache_get_ttl(ctx->cache, pool, key, &value, &left);
     if (rc != SY_OK)
         return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
     rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
@@ -187,22 +220,39 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
             (void)sy_cache_delete(ctx->cache, key);
         return SY_ERR_NOT_FOUND;
     }
+    remember(ctx, key, tok, left, since, &stamp);
     return SY_OK;
 }
 
 /* Stores tok under key: on the lock's connection, or without a lock on a
- * pooled one that is not waited for long (the request is waiting). */
+ * pooled one that is not waited for long (the request is waiting). What
+ * PostgreSQL took is put in memory too, replacing any older entry. */
 static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, sy_cache_lock_t *lock,
                   const sy_token_t *tok, long ttl)
 {
     char *hex = NULL;
+    int64_t since = mono_ms();
 
     if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
                          tok->json_len, &hex) != SY_OK)
         return;
-    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) != SY_OK)
+    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
+        remember(ctx, key, tok, (int64_t)ttl * 1000, since, NULL);
+    else
         sy_log_info(NULL, "credential cache: could not store an entry");
     free(hex);
+}
+
+/* A hit, counted for both layers in one datagram. */
+static void count_hit(bool memory)
+{
+    sy_statsd_batch_t b;
+
+    sy_statsd_batch_init(&b);
+    if (memory)
+        sy_statsd_batch_incr(&b, "cache.memory.hit");
+    sy_statsd_batch_incr(&b, "cache.hit");
+    sy_statsd_batch_flush(&b);
 }
 
 sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, bool refresh,
@@ -213,6 +263,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     bool use_cache = ctx->cache != NULL;
     char *key;
     long request_ttl, cache_ttl;
+    uint64_t stamp;
     sy_rc_t rc;
 
     memset(out, 0, sizeof(*out));
@@ -226,11 +277,23 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     sy_credentials_cache_key(s->cache_hmac_secret, auth, key);
     out->cache_key = key;
 
+    if (use_cache && !refresh && ctx->memcache != NULL) {
+        /* The worker's memory first: no PostgreSQL round trip. */
+        if (sy_memcache_get(ctx->memcache, pool, key, &out->token) == SY_OK) {
+            out->from_cache = true;
+            count_hit(true);
+            return SY_OK;
+        }
+        sy_statsd_incr("cache.memory.miss");
+    }
+    /* Before any PostgreSQL read: see sy_memcache_put. */
+    stamp = sy_memcache_stamp(ctx->memcache);
+
     if (use_cache && !refresh) {
-        rc = lookup(ctx, pool, auth, key, NULL, &out->token);
+        rc = lookup(ctx, pool, auth, key, NULL, stamp, &out->token);
         if (rc == SY_OK) {
             out->from_cache = true;
-            sy_statsd_incr("cache.hit");
+            count_hit(false);
             return SY_OK;
         }
         sy_statsd_incr("cache.miss");
@@ -258,11 +321,11 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             bool busy = false;
 
             if (sy_cache_trylock(ctx->cache, key, &lock, &busy) == SY_OK) {
-                rc = lookup(ctx, pool, auth, key, lock, &out->token);
+                rc = lookup(ctx, pool, auth, key, lock, stamp, &out->token);
                 if (rc == SY_OK) {
                     sy_cache_unlock(ctx->cache, lock);
                     out->from_cache = true;
-                    sy_statsd_incr("cache.hit");
+                    count_hit(false);
                     return SY_OK;
                 }
                 if (rc == SY_ERR_DB)
@@ -273,10 +336,10 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             if (!busy || sy_ts_now_ms() >= deadline)
                 break;
             sleep_ms(LOCK_POLL_MS);
-            rc = lookup(ctx, pool, auth, key, NULL, &out->token);
+            rc = lookup(ctx, pool, auth, key, NULL, stamp, &out->token);
             if (rc == SY_OK) {
                 out->from_cache = true;
-                sy_statsd_incr("cache.hit");
+                count_hit(false);
                 return SY_OK;
             }
             if (rc == SY_ERR_DB) {
@@ -305,8 +368,12 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
 
 void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
 {
-    if (ctx->cache == NULL || creds == NULL || creds->cache_key == NULL)
+    if (creds == NULL || creds->cache_key == NULL)
         return;
-    if (sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
+    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
         sy_log_info(NULL, "credential cache: could not evict an entry");
+    /* After the row: a copy of it that another thread read before the
+     * DELETE is either dropped here, or refused when it is put later (it
+     * read the stamp before its SELECT, hence before this deletion). */
+    sy_memcache_delete(ctx->memcache, creds->cache_key);
 }

@@ -147,6 +147,10 @@ static const setting_t settings_table[] = {
     INT(cache_credentials_safety_margin_seconds, "30", 0, 3600,
         "Cached credentials this close to their expiry are renewed instead of used."),
     INT(cache_pool_size, "4", 1, 64, "PostgreSQL connections per worker process."),
+    INT(cache_memory_entries, "2048", 0, 100000,
+        "Credentials each worker process also keeps in memory, in front of PostgreSQL (2 KiB of "
+        "locked memory each, counted against RLIMIT_MEMLOCK); an entry lives at most 60 s and "
+        "never longer than its PostgreSQL row. 0 turns the in-memory layer off."),
 
     /* deprecation */
     STR(eos, "", 0, check_date, 0, "YYYY-MM-DD",

@@ -40,6 +40,7 @@
 #include <fcgiapp.h>
 
 #include "syncto/sy_cache.h"
+#include "syncto/sy_memcache.h"
 #include "syncto/sy_sentry.h"
 #include "syncto/sy_statsd.h"
 
@@ -75,6 +76,7 @@ struct sy_worker {
     pthread_t *tids;
     sy_ctx_t *ctxs;
     struct sy_cache *cache;
+    struct sy_memcache *memcache;
 };
 
 double sy_worker_busy_ratio(const sy_worker_t *w)
@@ -218,6 +220,7 @@ static bool start_threads(sy_worker_t *w)
         ctx->settings = w->settings;
         ctx->worker = w;
         ctx->cache = w->cache;
+        ctx->memcache = w->memcache;
         ctx->http = NULL;
         ctx->pool = sy_pool_new(POOL_BLOCK_BYTES);
         ctx->thread_index = i;
@@ -284,13 +287,21 @@ static void block_signals(sigset_t *waitset)
     sigaddset(waitset, SIGUSR2);
 }
 
+/* Waits for a reason to stop. Meanwhile, once a second, wipes the
+ * in-memory credentials whose time is up, so that an idle worker does not
+ * keep them until the next lookup. */
 static int wait_for_stop(sy_worker_t *w, const sigset_t *waitset)
 {
+    const struct timespec tick = {1, 0};
+
     for (;;) {
         siginfo_t info;
-        int sig = sigwaitinfo(waitset, &info);
-        if (sig < 0)
-            continue; /* EINTR */
+        int sig = sigtimedwait(waitset, &info, &tick);
+        if (sig < 0) {
+            if (errno == EAGAIN)
+                sy_memcache_sweep(w->memcache);
+            continue; /* the tick, or EINTR */
+        }
         switch (sig) {
         case SIGTERM:
         case SIGINT:
@@ -377,6 +388,9 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
      * failures only turn them off). ctx->http is created per thread by
      * sy_http_of(). */
     w->cache = sy_cache_new(s);
+    /* The in-memory layer mirrors what PostgreSQL holds: none without it. */
+    if (w->cache != NULL)
+        w->memcache = sy_memcache_new(s->cache_memory_entries);
     if (sy_statsd_init(s) != SY_OK)
         sy_log_warn(NULL, "worker %ld: StatsD disabled", (long)getpid());
     if (sy_sentry_init(s) != SY_OK)
@@ -416,6 +430,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
                     "worker %ld: graceful timeout (%d s) reached with %d requests in flight; "
                     "exiting",
                     (long)getpid(), s->graceful_timeout_seconds, atomic_load(&w->busy));
+        sy_memcache_wipe(w->memcache); /* thread-safe, unlike the frees */
         _exit(SY_WORKER_EXIT_TIMEOUT); /* threads still run: no cleanup */
     }
     for (int i = 0; i < w->nthreads; i++) {
@@ -427,6 +442,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     sy_sentry_shutdown(2000);
     sy_statsd_close();
+    sy_memcache_free(w->memcache);
     sy_cache_free(w->cache);
     close(w->wake_rd);
     close(w->wake_wr);

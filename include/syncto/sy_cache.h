@@ -28,6 +28,10 @@ void sy_cache_free(sy_cache_t *c);
 /* Value of a live (unexpired) key, allocated in pool. SY_ERR_NOT_FOUND when
  * absent or expired, SY_ERR_DB when PostgreSQL fails. */
 sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value);
+/* sy_cache_get that also gives, on SY_OK, the milliseconds the row has left
+ * as PostgreSQL sees it (rounded down; -1 when it never expires). */
+sy_rc_t sy_cache_get_ttl(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value,
+                         int64_t *ttl_ms);
 /* Inserts or replaces key, expiring ttl_ms milliseconds from now (> 0).
  * The row stores value as a JSON string literal, as cliquet did. */
 sy_rc_t sy_cache_set(sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms);
@@ -57,6 +61,9 @@ sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock,
  * sy_cache_get / sy_cache_set; no retry on a new session under a lock. */
 sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool, const char *key,
                           char **value);
+/* sy_cache_lock_get with the row's time left, as sy_cache_get_ttl. */
+sy_rc_t sy_cache_lock_get_ttl(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool,
+                              const char *key, char **value, int64_t *ttl_ms);
 sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key, const char *value,
                           int64_t ttl_ms);
 /* Releases the lock, returns its connection to the pool and frees lock;

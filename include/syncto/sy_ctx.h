@@ -7,6 +7,7 @@
 
 struct sy_cache;
 struct sy_http;
+struct sy_memcache;
 struct sy_worker;
 
 /* State of one worker thread. It lives as long as the thread; a request
@@ -23,6 +24,10 @@ typedef struct sy_ctx {
                                  * requests; set by sy_fcgi_handle() */
     int thread_index;
     uint64_t nrequests;
+
+    /* The worker's in-memory credentials in front of the PostgreSQL cache,
+     * shared by its threads; NULL when off. */
+    struct sy_memcache *memcache;
 } sy_ctx_t;
 
 #endif

@@ -62,7 +62,8 @@ typedef struct sy_settings {
     char *cache_hmac_secret; /* secret */
     int cache_credentials_ttl_seconds;
     int cache_credentials_safety_margin_seconds;
-    int cache_pool_size; /* PostgreSQL connections per worker */
+    int cache_pool_size;      /* PostgreSQL connections per worker */
+    int cache_memory_entries; /* in-memory credentials per worker, 0 = off */
 
     /* deprecation */
     char *eos; /* ISO date, empty = none */

@@ -38,6 +38,9 @@
  *   syncclient.status_code.<code>             counter  HTTP status of each
  *       Sync storage response
  *   cache.hit / cache.miss                    counter  credential cache lookups
+ *       (whichever layer answered)
+ *   cache.memory.hit / cache.memory.miss      counter  the worker's in-memory
+ *       layer (when on); a miss is one PostgreSQL lookup
  *   pool.busy_threads                         gauge    threads of this worker
  *       busy with a request
  *   pool.saturated                            counter  a request found every

@@ -696,6 +696,9 @@ static void test_cache_ttl_and_purge(void **state)
 {
     sy_cache_t *c = *state;
     sy_pool_t *pool = sy_pool_new(0);
+    sy_cache_lock_t *lock = NULL;
+    bool busy = false;
+    int64_t left;
     char *v = NULL;
     long n = -1;
 
@@ -716,11 +719,32 @@ static void test_cache_ttl_and_purge(void **state)
     assert_int_equal(sy_cache_get(c, pool, "long", &v), SY_OK);
     assert_string_equal(v, "y");
 
+    /* what a row has left, for copies that must not outlive it: never more
+     * than was set, and little less (generous bounds) */
+    left = -2;
+    assert_int_equal(sy_cache_get_ttl(c, pool, "long", &v, &left), SY_OK);
+    assert_string_equal(v, "y");
+    assert_true(left <= 3600000 && left > 3600000 - 60000);
+    assert_int_equal(sy_cache_trylock(c, "long", &lock, &busy), SY_OK);
+    left = -2;
+    assert_int_equal(sy_cache_lock_get_ttl(c, lock, pool, "long", &v, &left), SY_OK);
+    assert_true(left <= 3600000 && left > 3600000 - 60000);
+    sy_cache_unlock(c, lock);
+    sql_exec("UPDATE cache SET ttl = (now() AT TIME ZONE 'UTC') + interval '2.5 seconds' "
+             "WHERE key = 'long'");
+    assert_int_equal(sy_cache_get_ttl(c, pool, "long", &v, &left), SY_OK);
+    assert_true(left <= 2500 && left > 500);
+    left = -2;
+    assert_int_equal(sy_cache_get_ttl(c, pool, "short_c", &v, &left), SY_ERR_NOT_FOUND);
+    assert_int_equal(left, -2); /* untouched on a miss */
+
     /* a row with no expiry (cliquet allowed it) never expires */
     sql_exec("INSERT INTO cache VALUES ('forever', '\"z\"', NULL)");
     assert_int_equal(sy_cache_purge(c, &n), SY_OK);
     assert_int_equal(sy_cache_get(c, pool, "forever", &v), SY_OK);
     assert_string_equal(v, "z");
+    assert_int_equal(sy_cache_get_ttl(c, pool, "forever", &v, &left), SY_OK);
+    assert_int_equal(left, -1);
     sy_pool_free(pool);
 }
 
