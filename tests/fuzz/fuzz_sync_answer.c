@@ -57,24 +57,13 @@ static const char *buf_text(const sy_buf_t *b)
     return b->data != NULL ? b->data : "";
 }
 
-/* a and b serialise to the same text: equal values, NaN included (which
- * json_object_equal never finds equal), numbers spelt the same way. */
-static bool same_json(json_object *a, json_object *b)
-{
-    const char *ta = json_object_to_json_string_ext(a, SY_JSON_FLAGS);
-    const char *tb = json_object_to_json_string_ext(b, SY_JSON_FLAGS);
-
-    FUZZ_CHECK(ta != NULL && tb != NULL);
-    return strcmp(ta, tb) == 0;
-}
-
 /* The record json-c builds from a BSO equals what the writer wrote. */
 static void check_record_equal(json_object *bso, json_object *written, unsigned fields)
 {
     json_object *ref = sy_kinto_record_new(bso, fields);
 
     FUZZ_CHECK(ref != NULL);
-    FUZZ_CHECK(same_json(ref, written));
+    FUZZ_CHECK(fuzz_same_json(ref, written));
     json_object_put(ref);
 }
 
@@ -138,7 +127,7 @@ static void check_list(sy_pool_t *pool, const char *body, size_t len, const sy_k
             json_object *a = fuzz_json(pool, buf_text(out), out->len);
             json_object *b = fuzz_json(pool, buf_text(ref), ref->len);
 
-            FUZZ_CHECK(a != NULL && b != NULL && same_json(a, b));
+            FUZZ_CHECK(a != NULL && b != NULL && fuzz_same_json(a, b));
         }
         /* under a cap: the same answer, or too large with nothing past it */
         small_rc = rewriters[r].fn(pool, body, len, p, small, &small_count);

@@ -17,6 +17,7 @@
 #include "syncto/sy_json.h"
 #include "syncto/sy_kv.h"
 #include "syncto/sy_pool.h"
+#include "syncto/sy_response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -135,6 +136,18 @@ static inline bool fuzz_strict_json(const char *s, size_t n)
     while (end < n && (s[end] == ' ' || s[end] == '\t' || s[end] == '\r' || s[end] == '\n'))
         end++;
     return ok && end == n;
+}
+
+/* a and b serialise to the same text: equal values, NaN included (which
+ * json_object_equal never finds equal), numbers spelt the same way. */
+static inline bool fuzz_same_json(json_object *a, json_object *b)
+{
+    const char *ta = json_object_to_json_string_ext(a, SY_JSON_FLAGS);
+    const char *tb = json_object_to_json_string_ext(b, SY_JSON_FLAGS);
+
+    if (ta == NULL || tb == NULL)
+        abort(); /* json-c only fails to allocate */
+    return strcmp(ta, tb) == 0;
 }
 
 /* Byte-equal strings of known lengths. */

@@ -93,17 +93,19 @@ for bin in "$@"; do
     fi
 
     # 2. fuzzing for SECONDS_EACH, new inputs into $work
+    started=$(date +%s)
     # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
     if "$bin" "$@" ${FUZZ_FLAGS:-} -max_total_time="$SECONDS_EACH" "$work" "$seeds" >>"$log" 2>&1; then
         status=ok
     else
         status=FAILED
     fi
+    elapsed=$(($(date +%s) - started))
     execs=$(stat number_of_executed_units "$log")
     rate=$(stat average_exec_per_sec "$log")
     cov=$(sed -n 's/.* cov: \([0-9][0-9]*\) .*/\1/p' "$log" | tail -n 1)
     ncorpus=$(find "$work" "$seeds" -type f | wc -l | tr -d ' ')
-    echo "$name: $status: $execs executions in ${SECONDS_EACH} s ($rate/s), seeds $nseeds," \
+    echo "$name: $status: $execs executions in $elapsed s ($rate/s), seeds $nseeds," \
         "corpus $ncorpus, coverage ${cov:-?} edges"
     if [ "$status" != ok ]; then
         # the report: from the sanitizer's or the invariant's first line
