@@ -332,6 +332,68 @@ static bool is_recursive(sy_pool_t *pool, json_object *r)
     return n == 6 && strncmp(p, "/batch", 6) == 0;
 }
 
+/* ---- the body as a whole --------------------------------------------- */
+
+static sy_rc_t invalid_body(sy_kinto_invalid_t *err, const char *name, const char *description)
+{
+    err->location = "body";
+    err->name = name;
+    err->description = description;
+    return SY_ERR_INVALID;
+}
+
+sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
+                       json_object **requests_out, json_object **defaults_out,
+                       sy_kinto_invalid_t *err)
+{
+    json_object *root, *requests = NULL, *defaults = NULL;
+    size_t n;
+    verr_t e = {NULL, NULL};
+
+    *requests_out = NULL;
+    *defaults_out = NULL;
+    root = sy_json_parse_pool(pool, body, len);
+    if (root == NULL)
+        return invalid_body(err, NULL, "Invalid JSON");
+    if (!json_object_is_type(root, json_type_object))
+        return invalid_body(err, NULL, "Should be an object");
+    {
+        json_object_object_foreach (root, key, val) {
+            if (strcmp(key, "requests") == 0)
+                requests = val;
+            else if (strcmp(key, "defaults") == 0)
+                defaults = val;
+            else
+                return invalid_body(err, sy_pstrdup(pool, key), "Unrecognized key");
+        }
+    }
+    if (!json_object_is_type(requests, json_type_array))
+        return invalid_body(err, "requests", requests == NULL ? "Required" : "Should be an array");
+    n = json_object_array_length(requests);
+    if (n > (size_t)max)
+        return SY_ERR_TOO_LARGE;
+    if (json_object_object_get_ex(root, "defaults", NULL) &&
+        !check_request(pool, defaults, "defaults", true, &e))
+        return invalid_body(err, e.name, e.description);
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(requests, i);
+        const char *prefix = sy_psprintf(pool, "requests.%zu", i);
+
+        if (!check_request(pool, r, prefix, defaults != NULL, &e))
+            return invalid_body(err, e.name, e.description);
+        if (defaults != NULL) {
+            merge_defaults(r, defaults, true);
+            if (!json_object_object_get_ex(r, "path", NULL))
+                return invalid_body(err, sy_psprintf(pool, "%s.path", prefix), "Required");
+        }
+        if (is_recursive(pool, r))
+            return invalid_body(err, "path", "Recursive call on /batch endpoint is forbidden.");
+    }
+    *requests_out = requests;
+    *defaults_out = defaults;
+    return SY_OK;
+}
+
 /* ---- running the deferred calls --------------------------------------- */
 
 static bool pending(const sub_t *s)
@@ -563,76 +625,28 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
 {
     const sy_settings_t *s = req->ctx != NULL ? req->ctx->settings : NULL;
     int max = s != NULL && s->batch_max_requests > 0 ? s->batch_max_requests : DEFAULT_MAX_REQUESTS;
-    json_object *root, *requests = NULL, *defaults = NULL;
+    json_object *requests = NULL, *defaults = NULL;
     batch_t *b;
     sub_t *subs;
     size_t n, failed_at;
-    verr_t e = {NULL, NULL};
+    sy_kinto_invalid_t err = {NULL, NULL, NULL};
+    sy_rc_t rc;
 
     if (req->batch != NULL) { /* cannot happen: the batch refuses itself */
         sy_resp_invalid_param(req, resp, "body", "path",
                               "Recursive call on /batch endpoint is forbidden.");
         return;
     }
-    root = sy_json_parse_pool(req->pool, req->body, req->body_len);
-    if (root == NULL) {
-        sy_resp_invalid_param(req, resp, "body", NULL, "Invalid JSON");
-        return;
-    }
-    if (!json_object_is_type(root, json_type_object)) {
-        sy_resp_invalid_param(req, resp, "body", NULL, "Should be an object");
-        return;
-    }
-    {
-        json_object_object_foreach (root, key, val) {
-            if (strcmp(key, "requests") == 0) {
-                requests = val;
-            } else if (strcmp(key, "defaults") == 0) {
-                defaults = val;
-            } else {
-                sy_resp_invalid_param(req, resp, "body", sy_pstrdup(req->pool, key),
-                                      "Unrecognized key");
-                return;
-            }
-        }
-    }
-    if (!json_object_is_type(requests, json_type_array)) {
-        sy_resp_invalid_param(req, resp, "body", "requests",
-                              requests == NULL ? "Required" : "Should be an array");
-        return;
-    }
-    n = json_object_array_length(requests);
-    if (n > (size_t)max) {
+    rc = sy_batch_parse(req->pool, req->body, req->body_len, max, &requests, &defaults, &err);
+    if (rc == SY_ERR_TOO_LARGE) {
         too_many(req, resp, max);
         return;
     }
-    if (json_object_object_get_ex(root, "defaults", NULL) &&
-        !check_request(req->pool, defaults, "defaults", true, &e)) {
-        sy_resp_invalid_param(req, resp, "body", e.name, e.description);
+    if (rc != SY_OK) {
+        sy_resp_invalid_param(req, resp, err.location, err.name, err.description);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_object *r = json_object_array_get_idx(requests, i);
-        const char *prefix = sy_psprintf(req->pool, "requests.%zu", i);
-
-        if (!check_request(req->pool, r, prefix, defaults != NULL, &e)) {
-            sy_resp_invalid_param(req, resp, "body", e.name, e.description);
-            return;
-        }
-        if (defaults != NULL) {
-            merge_defaults(r, defaults, true);
-            if (!json_object_object_get_ex(r, "path", NULL)) {
-                sy_resp_invalid_param(req, resp, "body", sy_psprintf(req->pool, "%s.path", prefix),
-                                      "Required");
-                return;
-            }
-        }
-        if (is_recursive(req->pool, r)) {
-            sy_resp_invalid_param(req, resp, "body", "path",
-                                  "Recursive call on /batch endpoint is forbidden.");
-            return;
-        }
-    }
+    n = json_object_array_length(requests);
 
     b = sy_pcalloc(req->pool, sizeof(*b));
     subs = sy_pcalloc(req->pool, (n > 0 ? n : 1) * sizeof(*subs));

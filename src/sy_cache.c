@@ -391,6 +391,16 @@ static sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **v
     return SY_OK;
 }
 
+char *sy_cache_value_quote(const char *value, size_t len)
+{
+    return json_quote(value, len);
+}
+
+sy_rc_t sy_cache_value_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
+{
+    return json_unquote(pool, s, len, value);
+}
+
 /* --- the pool --- */
 
 static slot_t *pick_free(sy_cache_t *c)

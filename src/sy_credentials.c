@@ -111,6 +111,14 @@ static bool fragment_exp(const char *s, size_t n, double *exp)
     return ok;
 }
 
+/* A usable expiry in ms: positive and within int64_t (converting a larger
+ * double, an infinity or a NaN, all of which a JSON "exp" can hold, is
+ * undefined behaviour). */
+static bool exp_fits(double ms)
+{
+    return ms > 0 && ms < (double)INT64_MAX; /* 2^63, the first double beyond */
+}
+
 int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
 {
     const char *c = auth->credential, *p, *dot;
@@ -127,7 +135,7 @@ int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
         d2 = strchr(d1 + 1, '.');
         if (d2 == NULL || strchr(d2 + 1, '.') != NULL)
             return -1;
-        if (!fragment_exp(d1 + 1, (size_t)(d2 - d1 - 1), &exp) || exp <= 0)
+        if (!fragment_exp(d1 + 1, (size_t)(d2 - d1 - 1), &exp) || !exp_fits(exp * 1000.0))
             return -1;
         return (int64_t)(exp * 1000.0);
     }
@@ -137,7 +145,7 @@ int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
         dot = strchr(p, '.');
         if (dot == NULL)
             dot = p + strlen(p);
-        if (fragment_exp(p, (size_t)(dot - p), &exp) && exp > 0 && (best < 0 || exp < best))
+        if (fragment_exp(p, (size_t)(dot - p), &exp) && exp_fits(exp) && (best < 0 || exp < best))
             best = exp;
         if (*dot == '\0')
             break;

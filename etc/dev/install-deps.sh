@@ -27,6 +27,8 @@ util-linux          setpriv
 passwd              useradd
 valgrind            -
 clang-format        clang-format
+clang               -
+libclang-rt-14-dev  -
 nodejs              node
 npm                 npm
 chromium            chromium

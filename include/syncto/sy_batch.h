@@ -1,8 +1,11 @@
 #ifndef SY_BATCH_H
 #define SY_BATCH_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "syncto/sy_auth.h"
+#include "syncto/sy_kinto.h"
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
 #include "syncto/sy_sync.h"
@@ -44,5 +47,13 @@ sy_sync_t *sy_batch_session(sy_request_t *req, const sy_auth_t *auth);
 
 /* Takes job over when req is a batch sub-request (true); false otherwise. */
 bool sy_batch_defer(sy_view_job_t *job);
+
+/* Validates a POST /v1/batch body {"requests":[…],"defaults":{…}} of at
+ * most max requests and merges the defaults into each request (headers
+ * aside). SY_OK sets *requests (the array) and *defaults (NULL when absent),
+ * both owned by pool; SY_ERR_TOO_LARGE when there are more than max
+ * requests; SY_ERR_INVALID with *err (location "body") otherwise. */
+sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
+                       json_object **requests, json_object **defaults, sy_kinto_invalid_t *err);
 
 #endif

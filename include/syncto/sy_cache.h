@@ -70,6 +70,14 @@ sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key,
  * NULL-safe. */
 void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock);
 
+/* The stored form of a value, a JSON string literal (as cliquet wrote it).
+ * quote: malloc'ed literal of value[0..len), quotes included, bytes >= 0x80
+ * as they are; the caller wipes and frees it. unquote: the decoded literal
+ * s[0..len) in pool, NUL-terminated; SY_ERR_INVALID when s is not exactly
+ * one JSON string or holds \u0000. What sy_cache_get/sy_cache_set use. */
+char *sy_cache_value_quote(const char *value, size_t len);
+sy_rc_t sy_cache_value_unquote(sy_pool_t *pool, const char *s, size_t len, char **value);
+
 /* Opens one libpq connection (also used by syncto-migrate). url is a libpq
  * URI or key=value string; connect_timeout (seconds) replaces the URL's own,
  * options (may be NULL) is appended to the URL's server options, appname is

@@ -102,6 +102,16 @@ static void test_expiry(void **state)
         {SY_AUTH_BEARER, JWT ".extra", -1},
         {SY_AUTH_BEARER, "..", -1},
         {SY_AUTH_BEARER, "", -1},
+        /* an exp that is no int64_t of ms (1e300, 1e16 s, NaN, -Infinity):
+         * none, not undefined behaviour */
+        {SY_AUTH_BEARER, "e30.eyJleHAiOjFlMzAwfQ.c2ln", -1},
+        {SY_AUTH_BEARER, "e30.eyJleHAiOjFlMTZ9.c2ln", -1},
+        {SY_AUTH_BEARER, "e30.eyJleHAiOk5hTn0.c2ln", -1},
+        {SY_AUTH_BROWSERID, "eyJleHAiOjFlMzAwfQ.c2ln~e30.eyJleHAiOi1JbmZpbml0eX0.c2ln", -1},
+        {SY_AUTH_BROWSERID, "eyJleHAiOk5hTn0.x~e30.eyJleHAiOjE0NDQxMjQzODM1ODB9.c2ln",
+         1444124383580},
+        {SY_AUTH_BROWSERID, "eyJleHAiOjFlMzAwfQ.x~e30.eyJleHAiOjE0NDQxMjQzODM1ODB9.c2ln",
+         1444124383580},
     };
     size_t i;
 
