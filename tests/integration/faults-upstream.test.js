@@ -193,6 +193,21 @@ test('tokenserver slower than its timeout: 503 unreachable after the timeout, th
   await assertRecovered(u);
 });
 
+test('tokenserver slower than its timeout, a burst with one new credential: each waits at most two timeouts + 1 s', async () => {
+  // The first request takes the credential's lock and calls the
+  // tokenserver; the others wait for its answer (at most the timeout + 1 s),
+  // then, as it failed, call the tokenserver themselves.
+  await fault({ match: { role: 'tokenserver' }, latencyMs: 4000 });
+  const u = bearerUser();
+  const burst = await Promise.all(Array.from({ length: 4 }, () => call(recordsUrl(u), { headers: u.headers })));
+  for (const res of burst) assert503(res, UNREACHABLE, { boundMs: tsBound(2) + 1000 });
+  await control('DELETE', '/faults');
+  const seq = await lastSeq();
+  const again = await Promise.all(Array.from({ length: 4 }, () => call(recordsUrl(u), { headers: u.headers })));
+  for (const res of again) assert.equal(res.status, 200, res.text);
+  assert.equal(tokenCalls(await logSince(seq)).length, 1, 'one tokenserver call for the burst once it answers');
+});
+
 test('tokenserver 401: 401 errno 105, no Retry-After, nothing cached', async () => {
   const rule = await fault({ match: { role: 'tokenserver' }, status: 401,
     body: { status: 'invalid-credentials', errors: [{ location: 'body', name: '', description: 'Unauthorized' }] } });
