@@ -209,6 +209,17 @@ static void read_notes(master_t *m)
     }
 }
 
+/* Removes the unix socket file (if it is still ours) and closes the master's
+ * copy of the listening socket. */
+static void close_listener(master_t *m)
+{
+    if (m->listen_fd < 0)
+        return;
+    sy_listen_unlink(&m->addr);
+    close(m->listen_fd);
+    m->listen_fd = -1;
+}
+
 static void begin_stop(master_t *m, int sig)
 {
     if (m->stopping) {
@@ -218,6 +229,11 @@ static void begin_stop(master_t *m, int sig)
         return;
     }
     m->stopping = true;
+    /* From now on new connections are refused (nginx answers its 502 at
+     * once) instead of waiting in the socket's queue, which nobody reads
+     * any more, until the last worker has drained: the socket file goes and
+     * the socket closes once each worker has closed its copy too. */
+    close_listener(m);
     sy_log_info(NULL, "signal %d (%s): stopping %zu workers gracefully (at most %d s)", sig,
                 strsignal(sig), m->nkids, m->s->graceful_timeout_seconds);
     for (size_t i = 0; i < m->nkids; i++)
@@ -413,10 +429,7 @@ int sy_master_run(sy_settings_t *s)
     sy_log_info(NULL, "all workers stopped; master exiting");
 
 done:
-    if (m.listen_fd >= 0) {
-        sy_listen_unlink(&m.addr);
-        close(m.listen_fd);
-    }
+    close_listener(&m);
     if (m.sig_fd >= 0)
         close(m.sig_fd);
     if (m.note_rd >= 0)

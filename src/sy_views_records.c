@@ -360,7 +360,8 @@ static void record_get(sy_request_t *req, sy_response_t *resp)
 /* ---- one record: PUT ------------------------------------------------- */
 
 /* Timestamp of a write: X-Last-Modified, else the body ("1441868927.07"
- * for a PUT, {"modified": …} for a DELETE). */
+ * for a PUT, {"modified": …} for a DELETE); -1 when the answer has neither
+ * (it is then unusable: a made-up last_modified would be worse). */
 static int64_t written_at(const sy_sync_result_t *res)
 {
     json_object *v = res->json;
@@ -370,7 +371,7 @@ static int64_t written_at(const sy_sync_result_t *res)
         return res->last_modified_ms;
     if (json_object_is_type(v, json_type_object))
         json_object_object_get_ex(res->json, "modified", &v);
-    return sy_kinto_bso_modified(v, &ms) ? ms : 0;
+    return sy_kinto_bso_modified(v, &ms) ? ms : -1;
 }
 
 static void record_put_finish(sy_view_job_t *job)
@@ -393,6 +394,10 @@ static void record_put_finish(sy_view_job_t *job)
     if (!record_result_ok(job))
         return;
     st->put_ms = written_at(&job->res);
+    if (st->put_ms < 0) {
+        upstream_unusable(job);
+        return;
+    }
     if (sy_kinto_put_needs_fetch(&st->put, &st->pre)) {
         queue_get(job, STAGE_FETCH);
         return;
@@ -425,10 +430,16 @@ static void record_put(sy_request_t *req, sy_response_t *resp)
 static void record_delete_finish(sy_view_job_t *job)
 {
     vstate_t *st = job->state;
+    int64_t ms;
 
     if (!record_result_ok(job))
         return;
-    data_response(job, sy_kinto_deleted_record(st->rid, written_at(&job->res)));
+    ms = written_at(&job->res);
+    if (ms < 0) {
+        upstream_unusable(job);
+        return;
+    }
+    data_response(job, sy_kinto_deleted_record(st->rid, ms));
     sy_errors_export(job->req, job->resp, &job->res);
 }
 

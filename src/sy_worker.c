@@ -15,7 +15,8 @@
  *     the kernel queue for another worker. Nothing is lost and there is no
  *     race between "accepted" and "counted".
  * The socket is shared with the master and the other workers, so it is never
- * shut down here (that would stop them too).
+ * shut down here (that would stop them too); a stopping worker only closes
+ * its own descriptor.
  *
  * Signals: every thread blocks every asynchronous signal; the main thread
  * takes them with sigwaitinfo(). SIGTERM/SIGINT/SIGQUIT stop the worker,
@@ -416,6 +417,16 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     do {
         wr = write(w->wake_wr, "x", 1);
     } while (wr < 0 && errno == EINTR);
+
+    /* This worker accepts nothing more: once no thread is in accept_one()
+     * (they all check the flag under the accept mutex), close its copy of
+     * the listening socket. When the whole server stops, the socket then
+     * closes as soon as the master and every worker have let go of it, and
+     * new connections are refused rather than queued until the end of the
+     * drain. During a reload the master and the new workers keep it open. */
+    pthread_mutex_lock(&w->accept_lock);
+    close(w->listen_fd); /* the number stays in w and the requests, never used again */
+    pthread_mutex_unlock(&w->accept_lock);
 
     const char *why = reason == STOP_RECYCLE  ? "served worker_max_requests"
                       : reason == STOP_SIGNAL ? "asked to stop"

@@ -26,7 +26,18 @@
 //   synctoLog(from), synctoLogOffset()   syncto's stderr, whole or from an offset
 //   logs(lines)        tails of every log, for failure reports
 //   printLogsIfFailed(t)   for afterEach: prints logs() after a failed test
-//   stop()             stops everything and removes the directory
+//   stop()             stops everything, checks the logs for secrets (below)
+//                      and removes the directory
+//
+// No secret in the logs: stop() searches syncto's, syncto-migrate's,
+// nginx's (error and access) and PostgreSQL's logs for every secret this
+// process handed out or saw issued: the BrowserID assertions and OAuth
+// tokens made by tests/syncserver/credentials.js, the Hawk ids and keys the
+// test tokenserver issued (its GET /__control__/tokens) and syncto's secret
+// settings (syncto.cache_hmac_secret...). If one is found, stop() rejects,
+// naming the file, line and kind of secret, which fails the test file's
+// after() hook. A stack that is started and never stopped fails the test
+// process at exit, since its logs were never checked.
 //
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
@@ -41,6 +52,8 @@ const { execFile } = require('node:child_process');
 const { ROOT, Proc, freePort, waitFor, canConnect, serviceUser } = require('./proc');
 const { startCluster } = require('./pg');
 const { startNginx } = require('./nginx');
+const { madeCredentials } = require('../syncserver/credentials');
+const { secretIndex, scanFiles } = require('./secrets');
 
 const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
 const DEFAULT_INI = path.join(ROOT, 'etc', 'syncto.ini');
@@ -71,6 +84,9 @@ function iniSetting(file, key) {
   }
   return value;
 }
+
+/** Settings whose values are secrets (environment names). */
+const SECRET_SETTING = /SECRET|DSN|PASSWORD/;
 
 /** syncto.rate_limit -> SYNCTO_RATE_LIMIT */
 const envName = (key) => key.toUpperCase().replace(/\./g, '_');
@@ -113,7 +129,14 @@ function removeTempDir(dir) {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
+// Stacks started and not yet stopped (their logs are checked at stop()).
+const unchecked = new Set();
+
 process.on('exit', () => {
+  if (unchecked.size > 0) {
+    process.stderr.write(`stack: ${unchecked.size} stack(s) never stopped: their logs were not checked for secrets\n`);
+    process.exitCode = 1;
+  }
   // Proc's exit hook has signalled the processes; their files go too.
   for (const dir of [...tempDirs]) {
     try {
@@ -198,6 +221,13 @@ async function startStack(opts = {}) {
   await cluster.createDb(db);
 
   const procs = {};
+  // Secret setting values syncto was started with, over the stack's life.
+  const settingSecrets = new Map();
+  const rememberSettings = (e) => {
+    for (const [k, v] of Object.entries(e)) {
+      if (k.startsWith('SYNCTO_') && SECRET_SETTING.test(k) && v) settingSecrets.set(`${k}=${v}`, { kind: k, value: v });
+    }
+  };
   const stack = {
     dir,
     build,
@@ -256,6 +286,7 @@ async function startStack(opts = {}) {
     const startSyncto = async (extraEnv = {}) => {
       const e = { ...stack.env, ...extraEnv };
       stack.env = e;
+      rememberSettings(e);
       const listen = e.SYNCTO_LISTEN;
       if (listen.startsWith('unix:')) fs.rmSync(listen.slice(5), { force: true });
       const p = new Proc('syncto', path.join(build, 'syncto'), ['--ini', ini], { env: e, log: logFile('syncto') });
@@ -328,17 +359,57 @@ async function startStack(opts = {}) {
       if (t && t.passed === false) process.stderr.write(`\n${t.name} failed; logs:\n${stack.logs()}\n`);
     };
 
-    /** Stops everything this stack started and removes its directory. */
+    /** Every log file of the stack: syncto, syncto-migrate, nginx, PostgreSQL. */
+    stack.logFiles = () => [logFile('syncto'), logFile('migrate'), logFile('nginx'),
+      path.join(dir, 'nginx', 'access.log'), cluster.proc.log, cluster.proc.errLog].filter(Boolean);
+
+    /**
+     * The secrets to look for: [{kind, value, jwt}]. Asks the test Sync
+     * server for the tokens it issued, so call it while it runs.
+     */
+    stack.secrets = async () => {
+      const out = [...settingSecrets.values()];
+      for (const c of madeCredentials()) out.push({ ...c, jwt: true });
+      if (stack.sync && procs.syncserver.running) {
+        const res = await fetch(`${stack.sync.control}/tokens`);
+        if (!res.ok) throw new Error(`syncserver GET /tokens: ${res.status}`);
+        for (const t of (await res.json()).tokens) {
+          out.push({ kind: 'Hawk id', value: t.id }, { kind: 'Hawk key', value: t.key });
+        }
+      }
+      return out;
+    };
+
+    /**
+     * Stops everything this stack started and removes its directory;
+     * rejects if a secret was found in a log (the directory is removed all
+     * the same, unless SYNCTO_TEST_KEEP is set).
+     */
     stack.stop = async () => {
       if (stack.stopped) return;
       stack.stopped = true;
+      unchecked.delete(stack);
+      let secrets = null;
+      let secretsError = null;
+      try {
+        secrets = await stack.secrets();
+      } catch (e) {
+        secretsError = e;
+      }
       if (procs.nginx) await procs.nginx.stop('SIGTERM', 10000);
       if (procs.syncto) await procs.syncto.stop('SIGTERM', 40000);
       if (procs.syncserver) await procs.syncserver.stop('SIGTERM', 10000);
       if (!cluster.running) await cluster.start().catch(() => {});
       await cluster.psql(`DROP DATABASE IF EXISTS "${db}"`).catch(() => {});
+      const hits = secrets ? scanFiles(secretIndex(secrets), stack.logFiles()) : [];
       removeTempDir(dir);
+      if (secretsError) throw new Error(`stack.stop: cannot list the secrets to look for: ${secretsError.message}`);
+      if (hits.length > 0) {
+        const lines = hits.map((h) => `  ${path.basename(h.file)}:${h.line}: ${h.kind} (${h.hint})`);
+        throw new Error(`secrets found in the logs:\n${lines.join('\n')}`);
+      }
     };
+    unchecked.add(stack);
   } catch (e) {
     const logs = stack.logs();
     for (const p of Object.values(procs)) await p.stop('SIGTERM', 5000).catch(() => {});
