@@ -85,7 +85,7 @@ static const setting_t settings_table[] = {
     INT(listen_backlog, "1024", 1, 65535,
         "Length of the queue of connections waiting for a worker thread."),
     INT(workers, "2", 1, 256, "Worker processes forked by the master."),
-    INT(threads, "64", 1, 1024,
+    INT(threads, "512", 1, 1024,
         "Threads per worker process; workers x threads requests are served at once."),
     INT(worker_max_requests, "100000", 0, INT_MAX,
         "A worker is replaced after serving this many requests; 0 never replaces it."),
