@@ -576,7 +576,7 @@ static void fail_with(sy_request_t *req, sy_response_t *resp, const sub_t *s)
         sy_buf_reset(&resp->body);
         if (sy_buf_append(&resp->body, r->body.data != NULL ? r->body.data : "", r->body.len) !=
             SY_OK)
-            sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+            sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
     } else {
         sy_resp_empty(req, resp, r->status);
     }
@@ -617,8 +617,8 @@ static void too_many(sy_request_t *req, sy_response_t *resp, int max)
     json_object_object_add(d, "name", json_object_new_string("requests"));
     json_object_object_add(d, "description", json_object_new_string(desc));
     json_object_array_add(details, d);
-    sy_resp_error(req, resp, 400, 107, sy_psprintf(req->pool, "requests in body: %s", desc),
-                  details);
+    sy_resp_error(req, resp, 400, SY_ERRNO_INVALID_PARAMETERS,
+                  sy_psprintf(req->pool, "requests in body: %s", desc), details);
 }
 
 void sy_view_batch(sy_request_t *req, sy_response_t *resp)
@@ -663,7 +663,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
     sy_buf_reset(&resp->body);
     sy_resp_set_header(req, resp, "Content-Type", JSON_CT);
     if (write_responses(&resp->body, subs, n) != SY_OK) {
-        sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+        sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
         return;
     }
     carry_advice(req, resp, subs, n);

@@ -17,13 +17,13 @@ void sy_errors_map(sy_rc_t rc, int upstream_status, sy_error_map_t *out)
     memset(out, 0, sizeof(*out));
     if (rc == SY_ERR_UNREACHABLE) {
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNREACHABLE;
         return;
     }
     if (rc != SY_OK) {
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNAVAILABLE;
         return;
     }
@@ -34,33 +34,33 @@ void sy_errors_map(sy_rc_t rc, int upstream_status, sy_error_map_t *out)
         break;
     case 400:
         out->status = 400;
-        out->kinto_errno = 107;
+        out->kinto_errno = SY_ERRNO_INVALID_PARAMETERS;
         break;
     case 401:
         out->status = 401;
-        out->kinto_errno = 105;
+        out->kinto_errno = SY_ERRNO_INVALID_AUTH_TOKEN;
         break;
     case 403:
         out->status = 403;
-        out->kinto_errno = 121;
+        out->kinto_errno = SY_ERRNO_FORBIDDEN;
         break;
     case 404:
         out->status = 404;
-        out->kinto_errno = 110;
+        out->kinto_errno = SY_ERRNO_INVALID_RESOURCE_ID;
         break;
     case 412:
         out->status = 412;
-        out->kinto_errno = 114;
+        out->kinto_errno = SY_ERRNO_MODIFIED_MEANWHILE;
         out->message = SY_ERRORS_MSG_MODIFIED;
         break;
     case 413:
         /* Retrying cannot help a body that is too large: no 503 here. */
         out->status = 413;
-        out->kinto_errno = 113;
+        out->kinto_errno = SY_ERRNO_REQUEST_TOO_LARGE;
         break;
     default:
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNAVAILABLE;
         break;
     }

@@ -491,7 +491,7 @@ void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
     case BODY_OK:
         break;
     case BODY_TOO_LARGE:
-        sy_resp_error(req, &resp, 413, 113, "Request body too large", NULL);
+        sy_resp_error(req, &resp, 413, SY_ERRNO_REQUEST_TOO_LARGE, "Request body too large", NULL);
         goto finish;
     case BODY_BAD_LENGTH:
         sy_resp_invalid_param(req, &resp, "headers", "Content-Length", "Invalid Content-Length");

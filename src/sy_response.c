@@ -92,8 +92,8 @@ void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *locati
     sy_resp_set_header(req, resp, "Location", location);
 }
 
-static json_object *error_obj(int status, int kinto_errno, const char *error, const char *message,
-                              json_object *details)
+static json_object *error_obj(int status, sy_errno_t kinto_errno, const char *error,
+                              const char *message, json_object *details)
 {
     json_object *o = sy_json_must(json_object_new_object());
 
@@ -107,13 +107,14 @@ static json_object *error_obj(int status, int kinto_errno, const char *error, co
     return o;
 }
 
-void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto_errno,
+void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, sy_errno_t kinto_errno,
                    const char *message, json_object *details)
 {
     /* Validation errors name themselves "Invalid parameters", as cliquet's
      * do, rather than "Bad Request". */
-    const char *error =
-        status == 400 && kinto_errno == 107 ? "Invalid parameters" : sy_http_reason(status);
+    const char *error = status == 400 && kinto_errno == SY_ERRNO_INVALID_PARAMETERS
+                            ? "Invalid parameters"
+                            : sy_http_reason(status);
 
     sy_resp_json(req, resp, status, error_obj(status, kinto_errno, error, message, details));
     if (status >= 500) {
@@ -146,7 +147,7 @@ void sy_resp_invalid_param(sy_request_t *req, sy_response_t *resp, const char *l
         message = description;
     else
         message = sy_psprintf(req->pool, "%s in %s: %s", name, location, description);
-    sy_resp_error(req, resp, 400, 107, message, details);
+    sy_resp_error(req, resp, 400, SY_ERRNO_INVALID_PARAMETERS, message, details);
 }
 
 /* The titles Pyramid/WebOb give, which Kinto clients have always seen in
@@ -257,7 +258,7 @@ static void serialize(sy_request_t *req, sy_response_t *resp)
         return;
     sy_log_error(req->request_id, "response body of %zu bytes exceeds the %zu bytes cap", len,
                  resp->body.max);
-    sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+    sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
     s = json_object_to_json_string_length(resp->json, SY_JSON_FLAGS, &len);
     if (s == NULL || sy_buf_append(&resp->body, s, len) != SY_OK) {
         resp->has_body = false;

@@ -241,7 +241,7 @@ static void route(sy_request_t *req, sy_response_t *resp)
         return;
     }
     if (strcmp(req->segments[0], "v1") != 0) {
-        sy_resp_error(req, resp, 404, 116,
+        sy_resp_error(req, resp, 404, SY_ERRNO_VERSION_NOT_AVAILABLE,
                       "The requested API version is not available on this server.", NULL);
         return;
     }
@@ -261,15 +261,16 @@ static void route(sy_request_t *req, sy_response_t *resp)
     }
     found = find_route(req);
     if (found == NULL) {
-        sy_resp_error(req, resp, 404, 111, "The resource you are looking for could not be found.",
-                      NULL);
+        sy_resp_error(req, resp, 404, SY_ERRNO_MISSING_RESOURCE,
+                      "The resource you are looking for could not be found.", NULL);
         return;
     }
     req->route = found->pattern;
     req->route_name = found->name;
     if ((found->methods & bit) == 0) {
         char allow[64];
-        sy_resp_error(req, resp, 405, 115, "Method not allowed on this endpoint.", NULL);
+        sy_resp_error(req, resp, 405, SY_ERRNO_METHOD_NOT_ALLOWED,
+                      "Method not allowed on this endpoint.", NULL);
         sy_resp_set_header(req, resp, "Allow", allow_header(found->methods, allow, sizeof(allow)));
         return;
     }
@@ -310,7 +311,7 @@ void sy_router_dispatch(sy_request_t *req, sy_response_t *resp)
                 req->route = r->pattern;
                 req->route_name = r->name;
             }
-            sy_resp_error(req, resp, 410, 202,
+            sy_resp_error(req, resp, 410, SY_ERRNO_SERVICE_DEPRECATED,
                           "This service has reached its end of life and is no longer available.",
                           NULL);
         } else {

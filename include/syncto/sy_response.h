@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include "syncto/sy_buf.h"
+#include "syncto/sy_errno.h"
 #include "syncto/sy_kv.h"
 #include "syncto/sy_request.h"
 
@@ -44,9 +45,9 @@ void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *locati
 
 /* Kinto error body {"code","errno","error","message"[,"details"]}; the
  * "error" text is the HTTP reason phrase of status ("Invalid parameters" for
- * 400 errno 107). message may be NULL (omitted). details is owned by the
- * response (may be NULL). 503 responses get Retry-After. */
-void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto_errno,
+ * 400 SY_ERRNO_INVALID_PARAMETERS). message may be NULL (omitted). details
+ * is owned by the response (may be NULL). 503 responses get Retry-After. */
+void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, sy_errno_t kinto_errno,
                    const char *message, json_object *details);
 /* 400 errno 107 "Invalid parameters" in cliquet form: details
  * [{location,name,description}], message "<name> in <location>: <desc>"
