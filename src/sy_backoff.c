@@ -182,8 +182,9 @@ void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlis
     if (ctx != NULL && ctx->cache != NULL) {
         snprintf(key, sizeof(key), "backoff_%s", host);
         snprintf(value, sizeof(value), "%lld", (long long)deadline);
-        /* Best effort: when PostgreSQL is down only this process knows. */
-        (void)sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000);
+        /* Best effort: when PostgreSQL is down only this process knows
+         * (the cache has logged why). */
+        sy_rc_ignore(sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000));
     }
 }
 

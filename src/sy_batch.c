@@ -53,7 +53,8 @@ void sy_view_job_run(sy_view_job_t *job)
     if (sy_batch_defer(job))
         return;
     while (job->pending) {
-        sy_sync_perform(job->sync, &job->op, &job->res);
+        /* The outcome is in job->res too, which finish() maps. */
+        sy_rc_ignore(sy_sync_perform(job->sync, &job->op, &job->res));
         job->pending = false;
         job->finish(job);
     }
@@ -334,7 +335,8 @@ static bool is_recursive(sy_pool_t *pool, json_object *r)
 
 /* ---- the body as a whole --------------------------------------------- */
 
-static sy_rc_t invalid_body(sy_kinto_invalid_t *err, const char *name, const char *description)
+static SY_MUST_CHECK sy_rc_t invalid_body(sy_kinto_invalid_t *err, const char *name,
+                                          const char *description)
 {
     err->location = "body";
     err->name = name;
@@ -421,8 +423,8 @@ static void run_reads(sy_pool_t *pool, sy_view_job_t **jobs, size_t n)
             idx[m++] = j;
             done[j] = true;
         }
-        if (m == 1)
-            sy_sync_perform(jobs[i]->sync, &ops[0], &res[0]);
+        if (m == 1) /* the outcome is in res[0] too, for finish() */
+            sy_rc_ignore(sy_sync_perform(jobs[i]->sync, &ops[0], &res[0]));
         else
             sy_sync_perform_many(jobs[i]->sync, ops, res, m);
         for (size_t k = 0; k < m; k++)
@@ -458,7 +460,8 @@ static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
         if (!subs[i].job->read) {
             sy_view_job_t *job = subs[i].job;
             while (job->pending) {
-                sy_sync_perform(job->sync, &job->op, &job->res);
+                /* the outcome is in job->res too, for finish() */
+                sy_rc_ignore(sy_sync_perform(job->sync, &job->op, &job->res));
                 job->pending = false;
                 job->finish(job);
             }
@@ -495,7 +498,7 @@ static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
 
 /* ---- the response ---------------------------------------------------- */
 
-static sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
+static SY_MUST_CHECK sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
 {
     sy_rc_t rc = sy_buf_append(out, "{", 1);
 
@@ -515,7 +518,7 @@ static sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
     return rc;
 }
 
-static sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
+static SY_MUST_CHECK sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
 {
     const sy_response_t *r = s->resp;
     size_t len = 0;
@@ -533,7 +536,7 @@ static sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
     return sy_buf_append(out, "\"\"", 2);
 }
 
-static sy_rc_t write_responses(sy_buf_t *out, const sub_t *subs, size_t n)
+static SY_MUST_CHECK sy_rc_t write_responses(sy_buf_t *out, const sub_t *subs, size_t n)
 {
     sy_rc_t rc = sy_buf_appends(out, "{\"responses\":[");
 

@@ -342,7 +342,7 @@ static const char escapes_to[] = "\"\\/\b\f\n\r\t";
 
 /* Decodes a stored JSON string literal into pool. SY_ERR_INVALID when s is
  * not exactly one JSON string (or holds \u0000). */
-static sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
+static SY_MUST_CHECK sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
 {
     char *out;
     size_t o = 0;
@@ -432,7 +432,7 @@ static void deadline_in(struct timespec *deadline, int ms)
 }
 
 /* Checks a slot out, waiting at most wait_ms for one to be free. */
-static sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
+static SY_MUST_CHECK sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
 {
     struct timespec deadline;
     slot_t *s;
@@ -458,7 +458,7 @@ static sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
     return SY_OK;
 }
 
-static sy_rc_t acquire(sy_cache_t *c, slot_t **out)
+static SY_MUST_CHECK sy_rc_t acquire(sy_cache_t *c, slot_t **out)
 {
     return acquire_within(c, ACQUIRE_TIMEOUT_MS, out);
 }
@@ -513,7 +513,7 @@ static PGconn *open_conn(const char *url)
 /* Makes sure s has a usable connection. While PostgreSQL is down, at most one
  * thread tries to reconnect, at most once per FAIL_FAST_MS; the others get
  * SY_ERR_DB at once, so requests keep being answered quickly. */
-static sy_rc_t ensure_conn(sy_cache_t *c, slot_t *s, bool *fresh)
+static SY_MUST_CHECK sy_rc_t ensure_conn(sy_cache_t *c, slot_t *s, bool *fresh)
 {
     bool probe = false;
     PGconn *conn;
@@ -572,8 +572,8 @@ static bool conn_broken(PGconn *conn, const PGresult *res)
  * connection found broken is closed; if it was an old one and retry is set,
  * the statement is sent once more on a new connection (every statement here
  * is idempotent). On SY_OK *out holds the result, which the caller clears. */
-static sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql, int nparams,
-                   const char *const *params, bool retry, PGresult **out)
+static SY_MUST_CHECK sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql,
+                                 int nparams, const char *const *params, bool retry, PGresult **out)
 {
     for (int attempt = 0;; attempt++) {
         PGresult *res;
@@ -616,7 +616,7 @@ static sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql, 
     }
 }
 
-static sy_rc_t check_key(const char *key)
+static SY_MUST_CHECK sy_rc_t check_key(const char *key)
 {
     if (key == NULL || key[0] == '\0' || strlen(key) > SY_CACHE_KEY_MAX)
         return SY_ERR_INVALID;
@@ -698,8 +698,8 @@ static void maybe_purge(sy_cache_t *c, slot_t *s)
 
 /* The lookup of sy_cache_get on slot s; the row's time left in *ttl_ms
  * when ttl_ms is not NULL. */
-static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key, bool retry,
-                      char **value, int64_t *ttl_ms)
+static SY_MUST_CHECK sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key,
+                                    bool retry, char **value, int64_t *ttl_ms)
 {
     const char *params[1] = {key};
     PGresult *res = NULL;
@@ -732,8 +732,8 @@ done:
 }
 
 /* The upsert of sy_cache_set on slot s; the caller checked the arguments. */
-static sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *value, int64_t ttl_ms,
-                      bool retry)
+static SY_MUST_CHECK sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *value,
+                                    int64_t ttl_ms, bool retry)
 {
     char ttl[24];
     const char *params[3];
@@ -755,7 +755,8 @@ static sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *val
     return rc;
 }
 
-static sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char *key, char **value)
+static SY_MUST_CHECK sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char *key,
+                                       char **value)
 {
     if (value != NULL)
         *value = NULL;
@@ -764,7 +765,8 @@ static sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char 
     return check_key(key);
 }
 
-static sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms)
+static SY_MUST_CHECK sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value,
+                                       int64_t ttl_ms)
 {
     sy_rc_t rc;
 

@@ -200,8 +200,9 @@ static void remember(sy_ctx_t *ctx, const char *key, const sy_token_t *tok, int6
 /* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
  * lock, on the connection that holds it. A hit is also put in memory,
  * unless the key was deleted there since stamp was read. */
-static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
-                      sy_cache_lock_t *lock, uint64_t stamp, sy_token_t *tok)
+static SY_MUST_CHECK sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                    const char *key, sy_cache_lock_t *lock, uint64_t stamp,
+                                    sy_token_t *tok)
 {
     const char *secret = ctx->settings->cache_hmac_secret;
     char *value = NULL, *plain = NULL;
@@ -223,9 +224,10 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
     if (rc != SY_OK) {
         sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
                     sy_rc_str(rc));
-        /* A lock holder stores a fresh entry over it instead. */
+        /* A lock holder stores a fresh entry over it instead. A delete
+         * that fails leaves the row to be dropped by the next miss. */
         if (lock == NULL)
-            (void)sy_cache_delete(ctx->cache, key);
+            sy_rc_ignore(sy_cache_delete(ctx->cache, key));
         return SY_ERR_NOT_FOUND;
     }
     remember(ctx, key, tok, left, since, &stamp);

@@ -53,7 +53,8 @@ bool sy_batch_defer(sy_view_job_t *job);
  * aside). SY_OK sets *requests (the array) and *defaults (NULL when absent),
  * both owned by pool; SY_ERR_TOO_LARGE when there are more than max
  * requests; SY_ERR_INVALID with *err (location "body") otherwise. */
-sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
-                       json_object **requests, json_object **defaults, sy_kinto_invalid_t *err);
+SY_MUST_CHECK sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
+                                     json_object **requests, json_object **defaults,
+                                     sy_kinto_invalid_t *err);
 
 #endif

@@ -52,7 +52,8 @@ size_t sy_memcache_sweep(sy_memcache_t *m);
  * allocated with sy_auth_secret_alloc, so it is wiped at pool reset.
  * SY_ERR_NOT_FOUND when absent or expired (an expired entry is wiped) or
  * when m is NULL. */
-sy_rc_t sy_memcache_get(sy_memcache_t *m, sy_pool_t *pool, const char *key, sy_token_t *out);
+SY_MUST_CHECK sy_rc_t sy_memcache_get(sy_memcache_t *m, sy_pool_t *pool, const char *key,
+                                      sy_token_t *out);
 
 /* The table's deletion count: read it before looking a key up elsewhere
  * (PostgreSQL), and pass it to sy_memcache_put, so that what was read
