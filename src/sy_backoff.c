@@ -136,7 +136,7 @@ static int64_t known_deadline(sy_ctx_t *ctx, const char *host, int64_t now)
         return 0;
 
     snprintf(key, sizeof(key), "backoff_%s", host);
-    rc = sy_cache_get(ctx->cache, ctx->pool, key, &value);
+    rc = sy_cache_get(ctx->cache, ctx, ctx->pool, key, &value);
     if (rc == SY_OK) {
         long long v;
 
@@ -184,7 +184,7 @@ void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlis
         snprintf(value, sizeof(value), "%lld", (long long)deadline);
         /* Best effort: when PostgreSQL is down only this process knows
          * (the cache has logged why). */
-        sy_rc_ignore(sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000));
+        sy_rc_ignore(sy_cache_set(ctx->cache, ctx, key, value, (int64_t)delay * 1000));
     }
 }
 

@@ -194,7 +194,9 @@ static void remember(sy_ctx_t *ctx, const char *key, const sy_token_t *tok, int6
     if (ttl_ms < 0)
         ttl_ms = SY_MEMCACHE_TTL_CEILING_MS;
     ttl_ms -= mono_ms() - since;
-    (void)sy_memcache_put(ctx->memcache, key, tok, ttl_ms, stamp);
+    /* Not kept (too large, or deleted since the stamp): PostgreSQL still has
+     * it, only a round trip more. */
+    (void)sy_memcache_put(ctx->memcache, ctx, key, tok, ttl_ms, stamp);
 }
 
 /* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
@@ -211,9 +213,9 @@ static SY_MUST_CHECK sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_aut
     sy_rc_t rc;
 
     if (lock != NULL)
-        rc = sy_cache_lock_get_ttl(ctx->cache, lock, pool, key, &value, &left);
+        rc = sy_cache_lock_get_ttl(ctx->cache, ctx, lock, pool, key, &value, &left);
     else
-        rc = sy_cache_get_ttl(ctx->cache, pool, key, &value, &left);
+        rc = sy_cache_get_ttl(ctx->cache, ctx, pool, key, &value, &left);
     if (rc != SY_OK)
         return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
     rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
@@ -222,12 +224,12 @@ static SY_MUST_CHECK sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_aut
         sy_secure_free(plain, len + 1);
     }
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
-                    sy_rc_str(rc));
+        sy_log_ctx_warn(ctx, "credential cache: dropping an entry that does not decrypt (%s)",
+                        sy_rc_str(rc));
         /* A lock holder stores a fresh entry over it instead. A delete
          * that fails leaves the row to be dropped by the next miss. */
         if (lock == NULL)
-            sy_rc_ignore(sy_cache_delete(ctx->cache, key));
+            sy_rc_ignore(sy_cache_delete(ctx->cache, ctx, key));
         return SY_ERR_NOT_FOUND;
     }
     remember(ctx, key, tok, left, since, &stamp);
@@ -246,10 +248,10 @@ static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, sy_cach
     if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
                          tok->json_len, &hex) != SY_OK)
         return;
-    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
+    if (sy_cache_lock_set(ctx->cache, ctx, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
         remember(ctx, key, tok, (int64_t)ttl * 1000, since, NULL);
     else
-        sy_log_info(NULL, "credential cache: could not store an entry");
+        sy_log_ctx_info(ctx, "credential cache: could not store an entry");
     free(hex);
 }
 
@@ -330,10 +332,10 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
         for (;;) {
             bool busy = false;
 
-            if (sy_cache_trylock(ctx->cache, key, &lock, &busy) == SY_OK) {
+            if (sy_cache_trylock(ctx->cache, ctx, key, &lock, &busy) == SY_OK) {
                 rc = lookup(ctx, pool, auth, key, lock, stamp, &out->token);
                 if (rc == SY_OK) {
-                    sy_cache_unlock(ctx->cache, lock);
+                    sy_cache_unlock(ctx->cache, ctx, lock);
                     out->from_cache = true;
                     count_hit(false);
                     return SY_OK;
@@ -372,7 +374,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             store(ctx, auth, key, lock, &out->token, cache_ttl);
     }
     if (lock != NULL)
-        sy_cache_unlock(ctx->cache, lock);
+        sy_cache_unlock(ctx->cache, ctx, lock);
     return rc;
 }
 
@@ -380,8 +382,8 @@ void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
 {
     if (creds == NULL || creds->cache_key == NULL)
         return;
-    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
-        sy_log_info(NULL, "credential cache: could not evict an entry");
+    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, ctx, creds->cache_key) != SY_OK)
+        sy_log_ctx_info(ctx, "credential cache: could not evict an entry");
     /* After the row: a copy of it that another thread read before the
      * DELETE is either dropped here, or refused when it is put later (it
      * read the stamp before its SELECT, hence before this deletion). */

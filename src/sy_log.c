@@ -218,17 +218,14 @@ static void end(line_t *l)
     }
 }
 
-void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
+static void log_v(sy_log_level_t level, const char *request_id, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_v(sy_log_level_t level, const char *request_id, const char *fmt, va_list ap)
 {
     line_t l;
     char msg[CAP_MSG + 1];
-    va_list ap;
 
-    if (level < cfg.min_level || level > SY_LOG_ERROR)
-        return;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     begin(&l, level, "syncto");
     if (request_id != NULL)
         field_str(&l, true, "rid", request_id, CAP_SHORT);
@@ -239,6 +236,33 @@ void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
         put_str(&l, msg, CAP_MSG);
     }
     end(&l);
+}
+
+void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < cfg.min_level || level > SY_LOG_ERROR)
+        return;
+    va_start(ap, fmt);
+    log_v(level, request_id, fmt, ap);
+    va_end(ap);
+}
+
+const char *sy_log_rid(const sy_ctx_t *ctx)
+{
+    return ctx != NULL && ctx->request != NULL ? ctx->request->request_id : NULL;
+}
+
+void sy_log_ctx(sy_log_level_t level, const sy_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < cfg.min_level || level > SY_LOG_ERROR)
+        return;
+    va_start(ap, fmt);
+    log_v(level, sy_log_rid(ctx), fmt, ap);
+    va_end(ap);
 }
 
 void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms)

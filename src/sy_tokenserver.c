@@ -169,8 +169,8 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
                      (double)(sy_ts_now_ms() - started));
     sy_req_note_upstream(ctx, (double)(sy_ts_now_ms() - started), 1);
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "tokenserver unreachable: %s",
-                    resp->error != NULL ? resp->error : sy_rc_str(rc));
+        sy_log_ctx_warn(ctx, "tokenserver unreachable: %s",
+                        resp->error != NULL ? resp->error : sy_rc_str(rc));
         return rc;
     }
     sy_backoff_note(ctx, host_of(pool, s->token_server_url), resp->status, &resp->headers);
@@ -178,7 +178,7 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     if (ts != NULL && sy_ts_parse_sync(ts, &server_ms))
         sy_sync_clock_learn(server_ms, sy_ts_now_ms());
     if (resp->status != 200) {
-        sy_log_info(NULL, "tokenserver answered %d", resp->status);
+        sy_log_ctx_info(ctx, "tokenserver answered %d", resp->status);
         return SY_ERR_UPSTREAM;
     }
     rc = sy_token_parse(pool, resp->body, resp->body_len, tok);
@@ -188,7 +188,7 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     resp->body[0] = '\0';
     resp->body_len = 0;
     if (rc != SY_OK)
-        sy_log_warn(NULL, "tokenserver answered 200 with an unusable body");
+        sy_log_ctx_warn(ctx, "tokenserver answered 200 with an unusable body");
     return rc;
 }
 
