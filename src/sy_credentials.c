@@ -33,6 +33,7 @@
 
 #include "syncto/sy_cache.h"
 #include "syncto/sy_crypto.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_memcache.h"
 #include "syncto/sy_statsd.h"
@@ -96,15 +97,20 @@ static bool fragment_exp(const char *s, size_t n, double *exp)
     text[n] = '\0';
     len = sy_b64url_decode(text, raw, n);
     if (len > 0) {
+        /* As json_tokener_parse() would, through a tokener that leaves no
+         * copy of the credential behind (sy_json.h). */
+        json_tokener *tok = sy_json_tokener_new_secret((size_t)len);
+
         raw[len] = '\0';
-        o = json_tokener_parse((const char *)raw);
-        if (o != NULL && json_object_is_type(o, json_type_object) &&
-            json_object_object_get_ex(o, "exp", &v) &&
+        o = json_tokener_parse_ex(tok, (const char *)raw, -1);
+        if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+            json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "exp", &v) &&
             (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
             *exp = json_object_get_double(v);
             ok = true;
         }
-        json_object_put(o);
+        sy_json_put_secret(o);
+        sy_json_tokener_free_secret(tok);
     }
     sy_secure_free(text, n + 1);
     sy_secure_free(raw, n + 1);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "syncto/sy_backoff.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_statsd.h"
 #include "syncto/sy_sync.h"
@@ -56,9 +57,8 @@ sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t
     memset(out, 0, sizeof(*out));
     if (json == NULL || len == 0 || len > TOKEN_BODY_MAX)
         return SY_ERR_UPSTREAM;
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
+    /* The answer holds the Hawk id and key: see sy_json.h. */
+    tok = sy_json_tokener_new_secret(len);
     o = json_tokener_parse_ex(tok, json, (int)len);
     if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
         json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
@@ -97,8 +97,8 @@ sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t
     out->json_len = len;
     rc = SY_OK;
 done:
-    json_object_put(o);
-    json_tokener_free(tok);
+    sy_json_put_secret(o);
+    sy_json_tokener_free_secret(tok);
     return rc;
 }
 
