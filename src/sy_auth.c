@@ -19,7 +19,7 @@
 #include "sy_version.h"
 
 /* BrowserID assertions are a few KB; OAuth tokens are smaller. */
-#define CREDENTIAL_MAX (32 * 1024)
+#define CREDENTIAL_MAX ((size_t)32 * 1024)
 #define KEY_ID_MAX 128
 
 static const char client_state_alert[] =

@@ -80,9 +80,9 @@ sy_sync_t *sy_batch_session(sy_request_t *req, const sy_auth_t *auth)
     }
     if (b->nsessions == b->cap) {
         size_t ncap = b->cap == 0 ? 4 : b->cap * 2;
-        session_t **n = sy_palloc(req->pool, ncap * sizeof(*n));
+        session_t **n = sy_palloc(req->pool, ncap * sizeof(session_t *));
         if (b->nsessions > 0)
-            memcpy(n, b->sessions, b->nsessions * sizeof(*n));
+            memcpy(n, b->sessions, b->nsessions * sizeof(session_t *));
         b->sessions = n;
         b->cap = ncap;
     }
@@ -168,6 +168,7 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
 
 /* Adds to dst what src has and dst has not, recursively into objects
  * present in both: defaults never override a request's own values.
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the body's objects, 32 at most (json-c)
  * Headers are not merged here: their names compare case-insensitively
  * (dispatch() layers them). */
 static void merge_defaults(json_object *dst, json_object *src, bool top)
@@ -445,7 +446,7 @@ static bool failed(const sub_t *s)
  * ended in a 5xx, or n. */
 static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
 {
-    sy_view_job_t **group = sy_palloc(pool, (n > 0 ? n : 1) * sizeof(*group));
+    sy_view_job_t **group = sy_palloc(pool, (n > 0 ? n : 1) * sizeof(sy_view_job_t *));
     size_t i = 0;
 
     while (i < n) {

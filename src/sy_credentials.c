@@ -72,6 +72,7 @@ void sy_credentials_cache_key(const char *secret, const sy_auth_t *auth, char *o
         n = (size_t)snprintf(msg, len + 1, "bearer\n%s\n%s", kid, cred);
     else
         n = (size_t)snprintf(msg, len + 1, "%s\n%s", cred, cs);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): the hex digits and the NUL follow
     memcpy(out, SY_CREDENTIALS_KEY_PREFIX, strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_hmac_sha256_hex(secret, strlen(secret), msg, n, out + strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_secure_free(msg, len + 1);

@@ -85,7 +85,7 @@ char *sy_errors_upstream_message(sy_pool_t *pool, int status, const char *body, 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)b[i];
 
-        clean[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        clean[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     clean[len] = '\0';
     return sy_psprintf(pool, "%d %s: %s", status, sy_http_reason(status), clean);

@@ -109,6 +109,7 @@ void sy_json_tokener_free_secret(json_tokener *tok)
     json_tokener_free(tok);
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the tree, 32 at most (json-c's tokener)
 static void wipe_strings(json_object *o)
 {
     size_t n;

@@ -130,6 +130,8 @@ static void put_str(line_t *l, const char *str, size_t cap)
             else
                 esc[0] = (char)c, olen = 1;
         } else if (c < 0x80) {
+            /* read through out, which points at esc */
+            // cppcheck-suppress unreadVariable
             esc[0] = (char)c;
             olen = 1;
         } else {
@@ -175,7 +177,8 @@ static void begin(line_t *l, sy_log_level_t level, const char *type)
         struct tm tm;
         char when[32];
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        /* 19 characters: always fits */
+        (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
         putf(l, "%s.%03ldZ %s [%ld]", when, ts.tv_nsec / 1000000, names[level], (long)getpid());
     }
 }
@@ -225,7 +228,7 @@ static void log_v(sy_log_level_t level, const char *request_id, const char *fmt,
     line_t l;
     char msg[CAP_MSG + 1];
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* cut at CAP_MSG on purpose */
     begin(&l, level, "syncto");
     if (request_id != NULL)
         field_str(&l, true, "rid", request_id, CAP_SHORT);

@@ -62,6 +62,9 @@ static SY_MUST_CHECK sy_rc_t list_files(const char *dir, mfile_t *files, int *n,
                  dir, strerror(errno));
         return SY_ERR_IO;
     }
+    /* One thread, one directory stream: readdir is safe (glibc deprecates
+     * readdir_r). */
+    // cppcheck-suppress readdirCalled
     while ((e = readdir(d)) != NULL) {
         int v = file_version(e->d_name);
 
@@ -120,13 +123,13 @@ static SY_MUST_CHECK sy_rc_t read_sql(const char *dir, const char *name, char **
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         rc = SY_ERR_IO;
     } else if (len > SY_MIGRATE_MAX_FILE_BYTES) {
-        snprintf(err, errlen, "%s is larger than %d bytes", path, SY_MIGRATE_MAX_FILE_BYTES);
+        snprintf(err, errlen, "%s is larger than %zu bytes", path, SY_MIGRATE_MAX_FILE_BYTES);
         rc = SY_ERR_TOO_LARGE;
     } else if (memchr(buf, '\0', len) != NULL) {
         snprintf(err, errlen, "%s contains a NUL byte", path);
         rc = SY_ERR_INVALID;
     }
-    fclose(f);
+    (void)fclose(f); /* opened for reading: nothing to lose */
     if (rc != SY_OK) {
         free(buf);
         return rc;
@@ -147,7 +150,7 @@ static void pq_error(char *err, size_t errlen, const char *what, PGconn *conn, c
     if (msg == NULL)
         msg = PQerrorMessage(conn);
     for (; *msg && o + 1 < sizeof(line); msg++)
-        line[o++] = (*msg == '\n' || *msg == '\t') ? ' ' : *msg;
+        line[o++] = (char)((*msg == '\n' || *msg == '\t') ? ' ' : *msg);
     while (o > 0 && line[o - 1] == ' ')
         o--;
     line[o] = '\0';

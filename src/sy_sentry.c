@@ -271,7 +271,7 @@ static void copy_text(char *dst, size_t max, const char *src, bool key_chars)
             char c = (char)*s;
             if (len + 1 > max)
                 break;
-            dst[len++] = (is_host_char(c) || c == ':') ? c : '_';
+            dst[len++] = (char)((is_host_char(c) || c == ':') ? c : '_');
             s++;
             continue;
         }

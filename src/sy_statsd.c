@@ -303,10 +303,11 @@ static size_t build_line(char *line, const char *name, const char *value, const 
     if (len + 1 + vlen + 1 + tlen > SY_STATSD_DATAGRAM_MAX)
         goto drop;
     line[len++] = ':';
-    memcpy(line + len, value, vlen);
+    /* A datagram, sent with its length: no NUL anywhere. */
+    memcpy(line + len, value, vlen); // NOLINT(bugprone-not-null-terminated-result)
     len += vlen;
     line[len++] = '|';
-    memcpy(line + len, type, tlen);
+    memcpy(line + len, type, tlen); // NOLINT(bugprone-not-null-terminated-result)
     len += tlen;
     return len;
 

@@ -16,7 +16,7 @@
 #include "sy_version.h"
 
 /* The tokenserver's answer is a small JSON object. */
-#define TOKEN_BODY_MAX (64 * 1024)
+#define TOKEN_BODY_MAX ((size_t)64 * 1024)
 
 static long ms_of(double seconds, long fallback)
 {

@@ -51,7 +51,7 @@
 #include "syncto/sy_log.h"
 #include "syncto/sy_pool.h"
 
-#define THREAD_STACK_BYTES (256 * 1024)
+#define THREAD_STACK_BYTES ((size_t)256 * 1024)
 #define POOL_BLOCK_BYTES 16384
 #define ACCEPT_RETRY_NS 100000000L /* 100 ms after a resource error */
 
@@ -350,7 +350,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     if (w == NULL)
         abort();
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* fails only for an invalid signal number */
     block_signals(&waitset);
     sy_log_init(s);
     raise_nofile(s->threads);

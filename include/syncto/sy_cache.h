@@ -18,8 +18,8 @@
  * lines carry its request id (sy_log_ctx); NULL outside a request. */
 typedef struct sy_cache sy_cache_t;
 
-#define SY_CACHE_KEY_MAX 256             /* bytes; the key column is VARCHAR(256) */
-#define SY_CACHE_VALUE_MAX (1024 * 1024) /* bytes of a value before JSON quoting */
+#define SY_CACHE_KEY_MAX 256                     /* bytes; the key column is VARCHAR(256) */
+#define SY_CACHE_VALUE_MAX ((size_t)1024 * 1024) /* bytes of a value before JSON quoting */
 
 /* Creates the cache for syncto.cache_url with syncto.cache_pool_size
  * connections, opened lazily (create it after fork(), in the worker). NULL

@@ -13,7 +13,7 @@
  * See docs/internals/cache.md. */
 
 #define SY_MIGRATE_MAX_FILES 256
-#define SY_MIGRATE_MAX_FILE_BYTES (1024 * 1024)
+#define SY_MIGRATE_MAX_FILE_BYTES ((size_t)1024 * 1024)
 
 typedef struct {
     int from_version; /* version found (0 = no schema) */

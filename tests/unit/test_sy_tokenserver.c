@@ -264,7 +264,7 @@ static void answer(int fd, const char *req)
         static const char b[] = "{\"id\":\"" HAWK_ID "\",\"key\":\"" HAWK_KEY "\"}";
         reply(fd, 200, "", b, sizeof(b) - 1); /* no api_endpoint */
     } else if (strncmp(req, "GET /big/", 9) == 0) {
-        size_t n = 70 * 1024;
+        size_t n = (size_t)70 * 1024;
         char *big = malloc(n);
 
         assert_non_null(big);
