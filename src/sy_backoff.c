@@ -197,18 +197,6 @@ long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
     return seconds_left(known_deadline(ctx, host, now), now);
 }
 
-void sy_backoff_set_header(sy_request_t *req, sy_response_t *resp, long seconds)
-{
-    long current;
-
-    if (seconds <= 0)
-        return;
-    current = parse_seconds(sy_resp_header(resp, "Backoff"));
-    if (current >= seconds)
-        return;
-    sy_resp_set_header(req, resp, "Backoff", sy_psprintf(req->pool, "%ld", seconds));
-}
-
 /* authority of syncto.token_server_url, computed once per process (the
  * settings do not change; the string comparison keeps tests honest). */
 static bool tokenserver_host(const sy_settings_t *s, char *out, size_t outlen)
@@ -245,7 +233,7 @@ void sy_backoff_apply(sy_request_t *req, sy_response_t *resp)
         return;
     if (!tokenserver_host(ctx->settings, host, sizeof(host)))
         return;
-    sy_backoff_set_header(req, resp, sy_backoff_remaining(ctx, host));
+    sy_resp_backoff(req, resp, sy_backoff_remaining(ctx, host));
 }
 
 void sy_backoff_reset_memo(void)

@@ -17,12 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "syncto/sy_backoff.h"
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_json.h"
 #include "syncto/sy_kinto.h"
-#include "syncto/sy_router.h"
-#include "syncto/sy_views.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 #define DEFAULT_MAX_REQUESTS 25
@@ -36,6 +33,7 @@ typedef struct {
     session_t **sessions;
     size_t nsessions, cap;
     sy_view_job_t *deferred; /* set by the sub-request being dispatched */
+    sy_handler_fn dispatch;  /* the router's */
 } batch_t;
 
 /* One sub-request and what became of it. */
@@ -168,9 +166,9 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
 
 /* Adds to dst what src has and dst has not, recursively into objects
  * present in both: defaults never override a request's own values.
-// NOLINTNEXTLINE(misc-no-recursion): as deep as the body's objects, 32 at most (json-c)
  * Headers are not merged here: their names compare case-insensitively
  * (dispatch() layers them). */
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the body's objects, 32 at most (json-c)
 static void merge_defaults(json_object *dst, json_object *src, bool top)
 {
     json_object_object_foreach (src, key, val) {
@@ -305,7 +303,7 @@ static void dispatch(sy_request_t *req, batch_t *b, json_object *r, json_object 
         sy_resp_invalid_param(c, cr, "querystring", NULL, "Invalid percent-encoding.");
         return;
     }
-    sy_router_dispatch(c, cr);
+    b->dispatch(c, cr);
     sub->job = b->deferred;
     b->deferred = NULL;
 }
@@ -604,7 +602,7 @@ static void carry_advice(sy_request_t *req, sy_response_t *resp, const sub_t *su
     }
     if (alert != NULL)
         sy_resp_set_header(req, resp, "Alert", alert);
-    sy_backoff_set_header(req, resp, backoff);
+    sy_resp_backoff(req, resp, backoff);
 }
 
 /* 400 "requests in body: Number of requests is limited to N", the text
@@ -625,7 +623,7 @@ static void too_many(sy_request_t *req, sy_response_t *resp, int max)
                   sy_psprintf(req->pool, "requests in body: %s", desc), details);
 }
 
-void sy_view_batch(sy_request_t *req, sy_response_t *resp)
+void sy_view_batch(sy_request_t *req, sy_response_t *resp, sy_handler_fn router)
 {
     const sy_settings_t *s = req->ctx != NULL ? req->ctx->settings : NULL;
     int max = s != NULL && s->batch_max_requests > 0 ? s->batch_max_requests : DEFAULT_MAX_REQUESTS;
@@ -653,6 +651,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
     n = json_object_array_length(requests);
 
     b = sy_pcalloc(req->pool, sizeof(*b));
+    b->dispatch = router;
     subs = sy_pcalloc(req->pool, (n > 0 ? n : 1) * sizeof(*subs));
     for (size_t i = 0; i < n; i++)
         dispatch(req, b, json_object_array_get_idx(requests, i), defaults, &subs[i]);

@@ -178,5 +178,5 @@ void sy_errors_export(sy_request_t *req, sy_response_t *resp, const sy_sync_resu
         sy_resp_set_header(req, resp, "Quota-Remaining", res->quota_remaining);
     if (res->host != NULL && req->ctx != NULL)
         pending = sy_backoff_remaining(req->ctx, res->host);
-    sy_backoff_set_header(req, resp, res->backoff > pending ? res->backoff : pending);
+    sy_resp_backoff(req, resp, res->backoff > pending ? res->backoff : pending);
 }

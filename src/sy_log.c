@@ -268,11 +268,10 @@ void sy_log_ctx(sy_log_level_t level, const sy_ctx_t *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
-void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms)
+void sy_log_request(const sy_request_t *req, int status, long kinto_errno, double duration_ms)
 {
     line_t l;
     const char *agent, *lang;
-    json_object *e;
 
     if (SY_LOG_INFO < cfg.min_level)
         return;
@@ -281,10 +280,9 @@ void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double d
     field_str(&l, false, "method", req->method_str, CAP_SHORT);
     /* The path only: query values (pagination tokens) stay out of logs. */
     field_str(&l, false, "path", req->path, CAP_PATH);
-    field_num(&l, false, "code", resp->status);
-    if (resp->status >= 400 && resp->json != NULL &&
-        json_object_object_get_ex(resp->json, "errno", &e) && json_object_is_type(e, json_type_int))
-        field_num(&l, false, "errno", json_object_get_int64(e));
+    field_num(&l, false, "code", status);
+    if (status >= 400 && kinto_errno != 0)
+        field_num(&l, false, "errno", kinto_errno);
     field_num(&l, false, "t", duration_ms > 0 ? (long long)(duration_ms + 0.5) : 0);
     /* Upstream: wall time spent waiting on the tokenserver and Sync, and
      * how many calls; t - upstream_ms is syncto's own share. */

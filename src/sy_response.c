@@ -7,10 +7,8 @@
 #include <strings.h>
 #include <unistd.h>
 #include "syncto/sy_ctx.h"
-#include "syncto/sy_backoff.h"
 #include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
-#include "syncto/sy_worker.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 #define BODY_MAX_DEFAULT ((size_t)64 << 20)
@@ -90,6 +88,18 @@ void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *locati
 {
     sy_resp_empty(req, resp, 307);
     sy_resp_set_header(req, resp, "Location", location);
+}
+
+void sy_resp_backoff(sy_request_t *req, sy_response_t *resp, long seconds)
+{
+    const char *current = sy_resp_header(resp, "Backoff");
+
+    if (seconds <= 0)
+        return;
+    /* The value is one this function wrote: whole seconds. */
+    if (current != NULL && strtol(current, NULL, 10) >= seconds)
+        return;
+    sy_resp_set_header(req, resp, "Backoff", sy_psprintf(req->pool, "%ld", seconds));
 }
 
 static json_object *error_obj(int status, sy_errno_t kinto_errno, const char *error,
@@ -276,7 +286,7 @@ static bool under_load(const sy_request_t *req, const sy_settings_t *s)
         return false;
     if (s->backoff_threshold <= 0)
         return true;
-    return req->ctx != NULL && sy_worker_busy_ratio(req->ctx->worker) > s->backoff_threshold;
+    return sy_ctx_busy_ratio(req->ctx) > s->backoff_threshold;
 }
 
 void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
@@ -301,7 +311,7 @@ void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
          * success that would replay a write. */
         sy_kv_del(&resp->headers, "Retry-After");
         if (under_load(req, s))
-            sy_backoff_set_header(req, resp, s->backoff);
+            sy_resp_backoff(req, resp, s->backoff);
     }
     if (resp->status < 200 || resp->status == 204 || resp->status == 304) {
         resp->has_body = false;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "syncto/sy_batch.h"
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_views.h"
 #include "sy_version.h"
@@ -31,6 +32,12 @@ typedef struct {
     bool after_eol; /* still served after the end of service */
 } route_t;
 
+/* The batch dispatches its sub-requests through the router. */
+static void view_batch(sy_request_t *req, sy_response_t *resp)
+{
+    sy_view_batch(req, resp, sy_router_dispatch);
+}
+
 /* The names are those the original Syncto's metrics used, so that existing
  * dashboards keep working. The heartbeats and the version stay up after the
  * end of service: load balancers and monitoring must not take a node out
@@ -41,7 +48,7 @@ static const route_t routes[] = {
     {"/v1/__lbheartbeat__", "lbheartbeat", M_GET, sy_view_lbheartbeat, true},
     {"/v1/__version__", "version", M_GET, sy_view_version, true},
     {"/v1/fxa-oauth/params", "fxa-oauth", M_GET, sy_view_fxa_params, false},
-    {"/v1/batch", "batch", M_POST, sy_view_batch, false},
+    {"/v1/batch", "batch", M_POST, view_batch, false},
     {"/v1/buckets/{}", "bucket", M_GET, sy_view_bucket, false},
     {"/v1/buckets/{}/collections", "collections", M_GET, sy_view_collections, false},
     {"/v1/buckets/{}/collections/{}", "collection", M_GET, sy_view_collection, false},

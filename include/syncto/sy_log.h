@@ -3,7 +3,6 @@
 
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_request.h"
-#include "syncto/sy_response.h"
 #include "syncto/sy_settings.h"
 
 /* Logs go to stderr, one line each: MozLog JSON (syncto.logging_renderer =
@@ -41,8 +40,9 @@ void sy_log_ctx(sy_log_level_t level, const sy_ctx_t *ctx, const char *fmt, ...)
 #define sy_log_ctx_error(ctx, ...) sy_log_ctx(SY_LOG_ERROR, (ctx), __VA_ARGS__)
 
 /* The one summary line per request: method, path (no query values that could
- * carry secrets), status, duration, upstream timings, hashed user id. */
-void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms);
+ * carry secrets), status, the Kinto errno of an error body (0: none, left
+ * out), duration, upstream timings, hashed user id. */
+void sy_log_request(const sy_request_t *req, int status, long kinto_errno, double duration_ms);
 
 /* Pseudonymous user id for logs: 32 lower-case hex digits of
  * HMAC-SHA256(secret, "syncto user\n" + material), a pool string. The secret

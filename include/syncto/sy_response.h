@@ -22,6 +22,9 @@ typedef struct sy_response {
     bool has_body;
 } sy_response_t;
 
+/* What answers a request: fills resp (a view, the router itself). */
+typedef void (*sy_handler_fn)(sy_request_t *req, sy_response_t *resp);
+
 /* Status 200, no header, no body. The body buffer belongs to req->pool
  * from here on (freed at its reset): resp must live until then. */
 void sy_resp_init(sy_request_t *req, sy_response_t *resp);
@@ -40,6 +43,9 @@ const char *sy_resp_header(const sy_response_t *resp, const char *name);
 void sy_resp_json(sy_request_t *req, sy_response_t *resp, int status, json_object *obj);
 /* Status with no body (204, 304, HEAD...). */
 void sy_resp_empty(sy_request_t *req, sy_response_t *resp, int status);
+/* Sets Backoff on resp to the larger of its current value and seconds
+ * (seconds <= 0 leaves it unchanged). */
+void sy_resp_backoff(sy_request_t *req, sy_response_t *resp, long seconds);
 /* 307 redirect to location. */
 void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *location);
 

@@ -170,6 +170,10 @@ test('no line of a request is without its request id', async () => {
   const lines = await afterRequest(from, rids[rids.length - 1]);
   const summaries = lines.filter((o) => o.Type === 'syncto.request.summary');
   assert.deepEqual(summaries.map((o) => o.Fields.rid).sort(), [...rids].sort(), 'one summary per request');
+  const summaryOf = (what) => summaries.find((o) => o.Fields.rid.startsWith(`logs-${what}-`)).Fields;
+  assert.equal(summaryOf('anon').errno, 104);
+  assert.equal(summaryOf('unknown').errno, 111);
+  assert.equal(summaryOf('list').errno, undefined);
   const others = lines.filter((o) => o.Type !== 'syncto.request.summary');
   for (const o of others) assert.ok(rids.includes(o.Fields.rid), `a line without a request id: ${JSON.stringify(o)}`);
   // the requests that went upstream logged about it (debug and above)

@@ -145,7 +145,6 @@ static void test_request_summary(void **state)
 {
     sy_pool_t *pool = sy_pool_new(0);
     sy_request_t req = {.pool = pool};
-    sy_response_t resp;
     json_object *o, *f;
     char *out;
 
@@ -157,12 +156,10 @@ static void test_request_summary(void **state)
     req.route = "/v1/buckets/{}/collections/{}/records";
     sy_kv_add(pool, &req.headers, "user-agent", "HTTPie/0.9.2");
     sy_kv_add(pool, &req.headers, "authorization", "BrowserID very-secret");
-    sy_resp_init(&req, &resp);
-    sy_resp_error(&req, &resp, 401, 104, "Provide a BID assertion Authorization header.", NULL);
 
     init("json", "info");
     capture_start();
-    sy_log_request(&req, &resp, 12.6);
+    sy_log_request(&req, 401, 104, 12.6);
     out = capture_end();
     assert_null(strstr(out, "secret"));
     o = sy_test_json(out);
@@ -179,10 +176,20 @@ static void test_request_summary(void **state)
     json_object_put(o);
     free(out);
 
+    /* No errno below 400, nor without one. */
+    capture_start();
+    sy_log_request(&req, 200, 104, 1.0);
+    sy_log_request(&req, 503, 0, 1.0);
+    out = capture_end();
+    assert_int_equal(count_lines(out), 2);
+    assert_null(strstr(out, "errno"));
+    assert_non_null(strstr(out, "\"code\":503"));
+    free(out);
+
     /* Filtered out below info. */
     init("json", "warning");
     capture_start();
-    sy_log_request(&req, &resp, 1.0);
+    sy_log_request(&req, 401, 104, 1.0);
     out = capture_end();
     assert_string_equal(out, "");
     free(out);
@@ -191,7 +198,7 @@ static void test_request_summary(void **state)
     init("text", "info");
     sy_kv_add(pool, &req.headers, "accept-language", "fr\r\nFAKE");
     capture_start();
-    sy_log_request(&req, &resp, 1.0);
+    sy_log_request(&req, 401, 104, 1.0);
     sy_log_warn("abc123", "upstream said %s", "x\ny");
     out = capture_end();
     assert_int_equal(count_lines(out), 2);
