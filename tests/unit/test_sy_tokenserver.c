@@ -465,14 +465,15 @@ static void test_fetch_errors_as_kinto(void **state)
         {NULL, 503, 201, SY_ERRORS_MSG_UNREACHABLE, "30"},
     };
     fx_t *f = *state;
+    sy_response_t resp; /* its buffer belongs to the pool until a reset */
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         sy_sync_t s;
         sy_sync_op_t op;
         sy_sync_result_t res;
-        sy_response_t resp;
         json_object *body;
 
+        sy_pool_reset(f->ctx.pool);
         if (rows[i].prefix != NULL)
             use(f, rows[i].prefix);
         else
@@ -496,6 +497,7 @@ static void test_fetch_errors_as_kinto(void **state)
             assert_null(sy_resp_header(&resp, "Retry-After"));
         json_object_put(body);
     }
+    sy_pool_reset(f->ctx.pool);
 }
 
 /* What the tokenserver module logs about a failure is on a line that
