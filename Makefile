@@ -7,7 +7,7 @@ JOBS       ?= 2
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 
-.PHONY: all deps build build-asan build-fuzz serve tests unit unit-asan valgrind fuzz fuzz-smoke integration e2e format-check clean
+.PHONY: all deps build build-asan build-fuzz serve tests unit unit-asan valgrind fuzz fuzz-smoke integration e2e format-check lint clean
 
 all: build
 
@@ -63,12 +63,20 @@ integration: build
 e2e: build
 	@SYNCTO_BUILD_DIR=$(BUILD) sh tests/run-node.sh e2e
 
-tests: format-check unit unit-asan valgrind fuzz-smoke integration e2e
+tests: format-check lint unit unit-asan valgrind fuzz-smoke integration e2e
 
 # The C sources as .clang-format lays them out; changes nothing.
 FORMAT_FILES = $(wildcard src/*.c include/syncto/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h)
 format-check: deps
 	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# Static checks, which must find nothing: include cycles between modules,
+# cppcheck and clang-tidy (tests/tools/lint.sh; the checks and why are in
+# .clang-tidy). They read the compile commands of $(BUILD), which only
+# needs to be configured.
+lint: deps $(BUILD)/CMakeCache.txt
+	@cmake -S . -B $(BUILD) >/dev/null
+	@sh tests/tools/lint.sh $(BUILD) $(JOBS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) tests/artifacts

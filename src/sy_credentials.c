@@ -33,6 +33,7 @@
 
 #include "syncto/sy_cache.h"
 #include "syncto/sy_crypto.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_memcache.h"
 #include "syncto/sy_statsd.h"
@@ -71,6 +72,7 @@ void sy_credentials_cache_key(const char *secret, const sy_auth_t *auth, char *o
         n = (size_t)snprintf(msg, len + 1, "bearer\n%s\n%s", kid, cred);
     else
         n = (size_t)snprintf(msg, len + 1, "%s\n%s", cred, cs);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): the hex digits and the NUL follow
     memcpy(out, SY_CREDENTIALS_KEY_PREFIX, strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_hmac_sha256_hex(secret, strlen(secret), msg, n, out + strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_secure_free(msg, len + 1);
@@ -96,15 +98,20 @@ static bool fragment_exp(const char *s, size_t n, double *exp)
     text[n] = '\0';
     len = sy_b64url_decode(text, raw, n);
     if (len > 0) {
+        /* As json_tokener_parse() would, through a tokener that leaves no
+         * copy of the credential behind (sy_json.h). */
+        json_tokener *tok = sy_json_tokener_new_secret((size_t)len);
+
         raw[len] = '\0';
-        o = json_tokener_parse((const char *)raw);
-        if (o != NULL && json_object_is_type(o, json_type_object) &&
-            json_object_object_get_ex(o, "exp", &v) &&
+        o = json_tokener_parse_ex(tok, (const char *)raw, -1);
+        if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+            json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "exp", &v) &&
             (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
             *exp = json_object_get_double(v);
             ok = true;
         }
-        json_object_put(o);
+        sy_json_put_secret(o);
+        sy_json_tokener_free_secret(tok);
     }
     sy_secure_free(text, n + 1);
     sy_secure_free(raw, n + 1);
@@ -194,14 +201,17 @@ static void remember(sy_ctx_t *ctx, const char *key, const sy_token_t *tok, int6
     if (ttl_ms < 0)
         ttl_ms = SY_MEMCACHE_TTL_CEILING_MS;
     ttl_ms -= mono_ms() - since;
-    (void)sy_memcache_put(ctx->memcache, key, tok, ttl_ms, stamp);
+    /* Not kept (too large, or deleted since the stamp): PostgreSQL still has
+     * it, only a round trip more. */
+    (void)sy_memcache_put(ctx->memcache, ctx, key, tok, ttl_ms, stamp);
 }
 
 /* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
  * lock, on the connection that holds it. A hit is also put in memory,
  * unless the key was deleted there since stamp was read. */
-static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
-                      sy_cache_lock_t *lock, uint64_t stamp, sy_token_t *tok)
+static SY_MUST_CHECK sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                    const char *key, sy_cache_lock_t *lock, uint64_t stamp,
+                                    sy_token_t *tok)
 {
     const char *secret = ctx->settings->cache_hmac_secret;
     char *value = NULL, *plain = NULL;
@@ -210,9 +220,9 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
     sy_rc_t rc;
 
     if (lock != NULL)
-        rc = sy_cache_lock_get_ttl(ctx->cache, lock, pool, key, &value, &left);
+        rc = sy_cache_lock_get_ttl(ctx->cache, ctx, lock, pool, key, &value, &left);
     else
-        rc = sy_cache_get_ttl(ctx->cache, pool, key, &value, &left);
+        rc = sy_cache_get_ttl(ctx->cache, ctx, pool, key, &value, &left);
     if (rc != SY_OK)
         return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
     rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
@@ -221,11 +231,12 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
         sy_secure_free(plain, len + 1);
     }
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
-                    sy_rc_str(rc));
-        /* A lock holder stores a fresh entry over it instead. */
+        sy_log_ctx_warn(ctx, "credential cache: dropping an entry that does not decrypt (%s)",
+                        sy_rc_str(rc));
+        /* A lock holder stores a fresh entry over it instead. A delete
+         * that fails leaves the row to be dropped by the next miss. */
         if (lock == NULL)
-            (void)sy_cache_delete(ctx->cache, key);
+            sy_rc_ignore(sy_cache_delete(ctx->cache, ctx, key));
         return SY_ERR_NOT_FOUND;
     }
     remember(ctx, key, tok, left, since, &stamp);
@@ -244,10 +255,10 @@ static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, sy_cach
     if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
                          tok->json_len, &hex) != SY_OK)
         return;
-    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
+    if (sy_cache_lock_set(ctx->cache, ctx, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
         remember(ctx, key, tok, (int64_t)ttl * 1000, since, NULL);
     else
-        sy_log_info(NULL, "credential cache: could not store an entry");
+        sy_log_ctx_info(ctx, "credential cache: could not store an entry");
     free(hex);
 }
 
@@ -328,10 +339,10 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
         for (;;) {
             bool busy = false;
 
-            if (sy_cache_trylock(ctx->cache, key, &lock, &busy) == SY_OK) {
+            if (sy_cache_trylock(ctx->cache, ctx, key, &lock, &busy) == SY_OK) {
                 rc = lookup(ctx, pool, auth, key, lock, stamp, &out->token);
                 if (rc == SY_OK) {
-                    sy_cache_unlock(ctx->cache, lock);
+                    sy_cache_unlock(ctx->cache, ctx, lock);
                     out->from_cache = true;
                     count_hit(false);
                     return SY_OK;
@@ -370,7 +381,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             store(ctx, auth, key, lock, &out->token, cache_ttl);
     }
     if (lock != NULL)
-        sy_cache_unlock(ctx->cache, lock);
+        sy_cache_unlock(ctx->cache, ctx, lock);
     return rc;
 }
 
@@ -378,8 +389,8 @@ void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
 {
     if (creds == NULL || creds->cache_key == NULL)
         return;
-    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
-        sy_log_info(NULL, "credential cache: could not evict an entry");
+    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, ctx, creds->cache_key) != SY_OK)
+        sy_log_ctx_info(ctx, "credential cache: could not evict an entry");
     /* After the row: a copy of it that another thread read before the
      * DELETE is either dropped here, or refused when it is put later (it
      * read the stamp before its SELECT, hence before this deletion). */

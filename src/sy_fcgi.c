@@ -21,7 +21,6 @@
 #include "syncto/sy_router.h"
 #include "syncto/sy_sentry.h"
 #include "syncto/sy_statsd.h"
-#include "syncto/sy_worker.h"
 
 #define DEFAULT_BODY_MAX (1L << 20)
 #define READ_CHUNK 65536
@@ -365,9 +364,9 @@ static int busy_threads(const sy_ctx_t *ctx, int *nthreads)
     int n = s != NULL && s->threads > 0 ? s->threads : 1;
 
     *nthreads = n;
-    if (ctx->worker == NULL)
+    if (ctx->load == NULL)
         return 0;
-    return (int)(sy_worker_busy_ratio(ctx->worker) * n + 0.5);
+    return (int)(sy_ctx_busy_ratio(ctx) * n + 0.5);
 }
 
 /* The request's metrics, in one datagram when they fit:
@@ -398,6 +397,17 @@ static void send_metrics(const sy_request_t *req, const sy_response_t *resp, dou
             sy_statsd_batch_incr(&b, "pool.saturated");
     }
     sy_statsd_batch_flush(&b);
+}
+
+/* The errno of a Kinto error body, 0 when resp has none. */
+static long errno_of(const sy_response_t *resp)
+{
+    json_object *v;
+
+    if (resp->json == NULL || !json_object_object_get_ex(resp->json, "errno", &v) ||
+        !json_object_is_type(v, json_type_int))
+        return 0;
+    return (long)json_object_get_int64(v);
 }
 
 /* One Sentry event for a request that failed on our side (a 5xx built by
@@ -431,12 +441,10 @@ static void report_error(const sy_request_t *req, const sy_response_t *resp)
             {"status", sy_psprintf(req->pool, "%d", resp->status)},
         };
         const char *text = NULL;
-        long err = 0;
+        long err = errno_of(resp);
 
         if (resp->json != NULL && json_object_object_get_ex(resp->json, "message", &v))
             text = json_object_get_string(v);
-        if (resp->json != NULL && json_object_object_get_ex(resp->json, "errno", &v))
-            err = (long)json_object_get_int64(v);
         snprintf(msg, sizeof(msg), "internal error on %s %s: %d errno %ld%s%s",
                  sy_method_name(req->method), route, resp->status, err, text != NULL ? ": " : "",
                  text != NULL ? text : "");
@@ -491,7 +499,7 @@ void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
     case BODY_OK:
         break;
     case BODY_TOO_LARGE:
-        sy_resp_error(req, &resp, 413, 113, "Request body too large", NULL);
+        sy_resp_error(req, &resp, 413, SY_ERRNO_REQUEST_TOO_LARGE, "Request body too large", NULL);
         goto finish;
     case BODY_BAD_LENGTH:
         sy_resp_invalid_param(req, &resp, "headers", "Content-Length", "Invalid Content-Length");
@@ -508,7 +516,7 @@ finish:
     sy_resp_finish(req, &resp);
     write_response(fr, req, &resp);
     ms = elapsed_ms(&t0);
-    sy_log_request(req, &resp, ms);
+    sy_log_request(req, resp.status, resp.status >= 400 ? errno_of(&resp) : 0, ms);
     send_metrics(req, &resp, ms, busy, nthreads);
     report_error(req, &resp);
     ctx->request = NULL;

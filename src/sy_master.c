@@ -80,7 +80,7 @@ static child_t *find_child(master_t *m, pid_t pid)
     return NULL;
 }
 
-static void remove_child(master_t *m, child_t *c)
+static void remove_child(master_t *m, const child_t *c)
 {
     size_t i = (size_t)(c - m->kids);
     m->kids[i] = m->kids[--m->nkids];
@@ -96,8 +96,10 @@ static void spawn_worker(master_t *m)
         m->kids = k;
         m->cap = cap;
     }
-    fflush(stdout);
-    fflush(stderr);
+    /* So that the child does not write what is buffered a second time; a
+     * failure changes nothing to the fork. */
+    (void)fflush(stdout);
+    (void)fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         sy_log_error(NULL, "cannot fork a worker: %s; retrying in 1 s", strerror(errno));
@@ -370,7 +372,7 @@ static bool setup(master_t *m, char *err, size_t errlen)
     m->note_rd = p[0];
     m->note_wr = p[1];
 
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* fails only for an invalid signal number */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);

@@ -341,8 +341,8 @@ static bool layout(const sy_token_t *tok, entry_t *e, size_t lens[NFIELDS],
     return true;
 }
 
-bool sy_memcache_put(sy_memcache_t *m, const char *key, const sy_token_t *tok, int64_t ttl_ms,
-                     const uint64_t *stamp)
+bool sy_memcache_put(sy_memcache_t *m, const sy_ctx_t *ctx, const char *key, const sy_token_t *tok,
+                     int64_t ttl_ms, const uint64_t *stamp)
 {
     const char *fields[NFIELDS];
     size_t lens[NFIELDS];
@@ -365,7 +365,7 @@ bool sy_memcache_put(sy_memcache_t *m, const char *key, const sy_token_t *tok, i
         pthread_mutex_lock(&m->mu);
         m->stats.too_large++;
         pthread_mutex_unlock(&m->mu);
-        sy_log_debug(NULL, "memory cache: a tokenserver answer too large for a slot, not kept");
+        sy_log_ctx_debug(ctx, "memory cache: a tokenserver answer too large for a slot, not kept");
         return false;
     }
     h = hash_key(key);

@@ -293,7 +293,7 @@ static void records_finish(sy_view_job_t *job)
     raw_json_begin(req, resp, 200);
     rc = sy_kinto_write_list(&resp->body, res->json, &st->list, &n);
     if (rc != SY_OK) {
-        sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+        sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
         return;
     }
     set_etag(req, resp, etag);
@@ -416,7 +416,7 @@ static void record_put(sy_request_t *req, sy_response_t *resp)
         return;
     }
     if (!sy_settings_put_enabled(settings_of(req), st->cid)) {
-        sy_resp_error(req, resp, 405, 115, MSG_DISABLED, NULL);
+        sy_resp_error(req, resp, 405, SY_ERRNO_METHOD_NOT_ALLOWED, MSG_DISABLED, NULL);
         return;
     }
     if (!parse_preconditions(job) || !check_ids(job, true) || !authenticate(job))
@@ -449,7 +449,7 @@ static void record_delete(sy_request_t *req, sy_response_t *resp)
     vstate_t *st = job->state;
 
     if (!sy_settings_delete_enabled(settings_of(req), st->cid)) {
-        sy_resp_error(req, resp, 405, 115, MSG_DISABLED, NULL);
+        sy_resp_error(req, resp, 405, SY_ERRNO_METHOD_NOT_ALLOWED, MSG_DISABLED, NULL);
         return;
     }
     if (!parse_preconditions(job) || !check_ids(job, true) || !authenticate(job))
@@ -484,7 +484,8 @@ static bool local_preconditions(sy_view_job_t *job, int64_t ms)
     if (st->pre.if_none_match_ms != SY_SYNC_NO_TS && st->pre.if_none_match_ms == ms)
         sy_resp_empty(job->req, job->resp, 304);
     else if (st->pre.if_match_ms != SY_SYNC_NO_TS && st->pre.if_match_ms != ms)
-        sy_resp_error(job->req, job->resp, 412, 114, SY_ERRORS_MSG_MODIFIED, NULL);
+        sy_resp_error(job->req, job->resp, 412, SY_ERRNO_MODIFIED_MEANWHILE, SY_ERRORS_MSG_MODIFIED,
+                      NULL);
     else
         return true;
     set_etag(job->req, job->resp, ms);

@@ -51,7 +51,7 @@
 #include "syncto/sy_log.h"
 #include "syncto/sy_pool.h"
 
-#define THREAD_STACK_BYTES (256 * 1024)
+#define THREAD_STACK_BYTES ((size_t)256 * 1024)
 #define POOL_BLOCK_BYTES 16384
 #define ACCEPT_RETRY_NS 100000000L /* 100 ms after a resource error */
 
@@ -66,7 +66,7 @@ struct sy_worker {
     pthread_mutex_t accept_lock;
     atomic_bool stopping;
     atomic_int stop_reason; /* STOP_*, set by the first thread asking */
-    atomic_int busy;        /* threads serving a request */
+    sy_load_t load;         /* threads running, and serving a request */
     atomic_uint_fast64_t nrequests;
     int nthreads;
 
@@ -79,13 +79,6 @@ struct sy_worker {
     struct sy_cache *cache;
     struct sy_memcache *memcache;
 };
-
-double sy_worker_busy_ratio(const sy_worker_t *w)
-{
-    if (w == NULL || w->nthreads <= 0)
-        return 0.0;
-    return (double)atomic_load(&w->busy) / (double)w->nthreads;
-}
 
 uint64_t sy_worker_nrequests(const sy_worker_t *w)
 {
@@ -188,12 +181,12 @@ static void *thread_main(void *arg)
         if (!got)
             break;
 
-        atomic_fetch_add(&w->busy, 1);
+        atomic_fetch_add(&w->load.busy, 1);
         sy_fcgi_handle(&req, ctx);
         FCGX_Finish_r(&req);
         if (req.ipcFd >= 0)
             FCGX_Free(&req, 1); /* connections are not kept between requests */
-        atomic_fetch_sub(&w->busy, 1);
+        atomic_fetch_sub(&w->load.busy, 1);
 
         ctx->nrequests++;
         uint64_t n = (uint64_t)atomic_fetch_add(&w->nrequests, 1) + 1;
@@ -220,6 +213,7 @@ static bool start_threads(sy_worker_t *w)
         sy_ctx_t *ctx = &w->ctxs[i];
         ctx->settings = w->settings;
         ctx->worker = w;
+        ctx->load = &w->load;
         ctx->cache = w->cache;
         ctx->memcache = w->memcache;
         ctx->http = NULL;
@@ -238,6 +232,7 @@ static bool start_threads(sy_worker_t *w)
             sy_pool_free(ctx->pool);
             ctx->pool = NULL;
             w->nthreads = i;
+            atomic_store(&w->load.nthreads, i);
             ok = false;
             break;
         }
@@ -350,7 +345,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     if (w == NULL)
         abort();
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* fails only for an invalid signal number */
     block_signals(&waitset);
     sy_log_init(s);
     raise_nofile(s->threads);
@@ -362,7 +357,8 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     w->nthreads = s->threads;
     atomic_init(&w->stopping, false);
     atomic_init(&w->stop_reason, STOP_NONE);
-    atomic_init(&w->busy, 0);
+    atomic_init(&w->load.busy, 0);
+    atomic_init(&w->load.nthreads, s->threads);
     atomic_init(&w->nrequests, 0);
     pthread_mutex_init(&w->accept_lock, NULL);
     pthread_mutex_init(&w->done_lock, NULL);
@@ -431,7 +427,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     const char *why = reason == STOP_RECYCLE  ? "served worker_max_requests"
                       : reason == STOP_SIGNAL ? "asked to stop"
                                               : "fatal error";
-    int in_flight = atomic_load(&w->busy);
+    int in_flight = atomic_load(&w->load.busy);
     sy_log_info(NULL, "worker %ld stopping (%s); requests in flight: %d", (long)getpid(), why,
                 in_flight);
 
@@ -440,7 +436,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
         sy_log_warn(NULL,
                     "worker %ld: graceful timeout (%d s) reached with %d requests in flight; "
                     "exiting",
-                    (long)getpid(), s->graceful_timeout_seconds, atomic_load(&w->busy));
+                    (long)getpid(), s->graceful_timeout_seconds, atomic_load(&w->load.busy));
         sy_memcache_wipe(w->memcache); /* thread-safe, unlike the frees */
         _exit(SY_WORKER_EXIT_TIMEOUT); /* threads still run: no cleanup */
     }

@@ -27,6 +27,9 @@ util-linux          setpriv
 passwd              useradd
 valgrind            -
 clang-format        clang-format
+clang-tidy          clang-tidy
+cppcheck            cppcheck
+python3             python3
 clang               -
 libclang-rt-14-dev  -
 nodejs              node

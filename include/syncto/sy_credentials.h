@@ -35,8 +35,9 @@ typedef struct {
  * stored). refresh skips the cache read (after a Sync 401). On failure
  * returns the tokenserver outcome (see sy_tokenserver_fetch) with ts_resp
  * filled; SY_ERR_CONFIG when cache_hmac_secret is empty. */
-sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, bool refresh,
-                           sy_credentials_t *out, sy_http_resp_t *ts_resp);
+SY_MUST_CHECK sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                         bool refresh, sy_credentials_t *out,
+                                         sy_http_resp_t *ts_resp);
 
 /* Deletes the cached entry, in memory and in PostgreSQL (a Sync 401 means
  * the token is no longer good). */

@@ -52,7 +52,8 @@ size_t sy_memcache_sweep(sy_memcache_t *m);
  * allocated with sy_auth_secret_alloc, so it is wiped at pool reset.
  * SY_ERR_NOT_FOUND when absent or expired (an expired entry is wiped) or
  * when m is NULL. */
-sy_rc_t sy_memcache_get(sy_memcache_t *m, sy_pool_t *pool, const char *key, sy_token_t *out);
+SY_MUST_CHECK sy_rc_t sy_memcache_get(sy_memcache_t *m, sy_pool_t *pool, const char *key,
+                                      sy_token_t *out);
 
 /* The table's deletion count: read it before looking a key up elsewhere
  * (PostgreSQL), and pass it to sy_memcache_put, so that what was read
@@ -64,9 +65,10 @@ uint64_t sy_memcache_stamp(sy_memcache_t *m);
  * (a fresh tokenserver answer) an entry under key is replaced. With a stamp
  * (a copy of a PostgreSQL row) the entry is only added when key is absent
  * and nothing was deleted since the stamp was read. True when stored;
- * false for a NULL m, ttl_ms <= 0, a key or token that does not fit. */
-bool sy_memcache_put(sy_memcache_t *m, const char *key, const sy_token_t *tok, int64_t ttl_ms,
-                     const uint64_t *stamp);
+ * false for a NULL m, ttl_ms <= 0, a key or token that does not fit. ctx:
+ * the request's thread context, for its id in log lines (may be NULL). */
+bool sy_memcache_put(sy_memcache_t *m, const sy_ctx_t *ctx, const char *key, const sy_token_t *tok,
+                     int64_t ttl_ms, const uint64_t *stamp);
 
 /* Wipes and drops the entry under key, if any (a Sync 401). NULL-safe. */
 void sy_memcache_delete(sy_memcache_t *m, const char *key);

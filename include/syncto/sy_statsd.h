@@ -70,7 +70,7 @@ typedef struct {
  * SY_ERR_CONFIG. Host that does not resolve or socket failure:
  * SY_ERR_UNREACHABLE. On error the reason is logged and metrics stay off, so
  * the caller may go on serving. Calling it again closes the previous socket. */
-sy_rc_t sy_statsd_init(const sy_settings_t *s);
+SY_MUST_CHECK sy_rc_t sy_statsd_init(const sy_settings_t *s);
 
 /* Closes the socket; metrics are off afterwards. Call once the worker's
  * threads are done. Safe to call when init failed or was never called. */

@@ -59,7 +59,7 @@ static void check_parse(sy_pool_t *pool, const sy_kvlist_t *h, const char *bucke
     {
         size_t n = strlen(a.credential);
 
-        FUZZ_CHECK(n > 0 && n <= 32 * 1024);
+        FUZZ_CHECK(n > 0 && n <= (size_t)32 * 1024);
         for (size_t i = 0; i < n; i++)
             FUZZ_CHECK((unsigned char)a.credential[i] > 0x20 &&
                        (unsigned char)a.credential[i] < 0x7f);

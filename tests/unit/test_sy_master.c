@@ -30,6 +30,14 @@
 #include "syncto/sy_master.h"
 #include "syncto/sy_settings.h"
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 #define DEADLINE_SECONDS 30
 
 extern char **environ;
@@ -56,8 +64,9 @@ static size_t put_pair(unsigned char *out, const char *name, const char *value)
     size_t nl = strlen(name), vl = strlen(value), n = 0;
     out[n++] = (unsigned char)nl; /* every name and value here is < 128 bytes */
     out[n++] = (unsigned char)vl;
-    memcpy(out + n, name, nl);
-    memcpy(out + n + nl, value, vl);
+    /* a FastCGI name-value pair: lengths, then bytes without NULs */
+    memcpy(out + n, name, nl);       // NOLINT(bugprone-not-null-terminated-result)
+    memcpy(out + n + nl, value, vl); // NOLINT(bugprone-not-null-terminated-result)
     return n + nl + vl;
 }
 
@@ -210,7 +219,7 @@ static pid_t start_master(const char *extra)
             close(fd);
             return pid;
         }
-        usleep(50000);
+        sleep_ms(50);
     }
     fail_msg("the master did not listen on %s", sock_path);
     return -1;
@@ -284,7 +293,7 @@ static void wait_for_new_workers(pid_t master, const pid_t *old, int nold, int w
         n = workers_of(master, now, 64);
         if (n == want && !shares_pid(now, n, old, nold))
             return;
-        usleep(50000);
+        sleep_ms(50);
     }
     fail_msg("workers were not replaced (%d running)", n);
 }
@@ -369,9 +378,9 @@ static void test_graceful_stop(void **state)
 
     /* a request whose body has not arrived yet is in flight in a worker */
     int fd = begin_request("POST", "/v1/batch", sizeof(body) - 1);
-    usleep(200000);
+    sleep_ms(200);
     assert_int_equal(kill(m, SIGTERM), 0);
-    usleep(200000);
+    sleep_ms(200);
     put_record(fd, 5, body, sizeof(body) - 1);
     put_record(fd, 5, NULL, 0);
     char *r = read_response(fd);
@@ -413,7 +422,7 @@ static void test_stop_refuses_new_connections(void **state)
     assert_int_equal(get_status("/v1/"), 200);
 
     int fd = begin_request("POST", "/v1/batch", sizeof(body) - 1);
-    usleep(200000);
+    sleep_ms(200);
     assert_int_equal(kill(m, SIGTERM), 0);
     bool refused = false;
     for (int i = 0; i < DEADLINE_SECONDS * 20 && !refused; i++) {
@@ -422,7 +431,7 @@ static void test_stop_refuses_new_connections(void **state)
             refused = true;
         else
             close(c);
-        usleep(50000);
+        sleep_ms(50);
     }
     assert_true(refused);
 

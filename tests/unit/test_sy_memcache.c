@@ -110,7 +110,7 @@ static void test_off(void **state)
     assert_null(sy_memcache_new(0));
     assert_null(sy_memcache_new(-5));
     /* every call takes the NULL of a layer that is off */
-    assert_false(sy_memcache_put(NULL, "k", &t.tok, 1000, NULL));
+    assert_false(sy_memcache_put(NULL, NULL, "k", &t.tok, 1000, NULL));
     assert_int_equal(sy_memcache_get(NULL, pool, "k", &out), SY_ERR_NOT_FOUND);
     assert_int_equal(sy_memcache_stamp(NULL), 0);
     assert_int_equal(sy_memcache_count(NULL), 0);
@@ -136,7 +136,7 @@ static void test_hit_and_miss(void **state)
     make_token(&t, "alice", 300);
     assert_int_equal(sy_memcache_get(m, pool, "credentials_a", &out), SY_ERR_NOT_FOUND);
     assert_null(out.id);
-    assert_true(sy_memcache_put(m, "credentials_a", &t.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "credentials_a", &t.tok, 30000, NULL));
     assert_int_equal(sy_memcache_count(m), 1);
 
     assert_int_equal(sy_memcache_get(m, pool, "credentials_a", &out), SY_OK);
@@ -158,7 +158,7 @@ static void test_hit_and_miss(void **state)
     char longkey[SY_MEMCACHE_KEY_MAX + 2];
     memset(longkey, 'k', sizeof(longkey) - 1);
     longkey[sizeof(longkey) - 1] = '\0';
-    assert_false(sy_memcache_put(m, longkey, &t.tok, 30000, NULL));
+    assert_false(sy_memcache_put(m, NULL, longkey, &t.tok, 30000, NULL));
     sy_memcache_free(m);
     sy_pool_free(pool);
 }
@@ -188,7 +188,7 @@ static void test_keys_bind_client_state(void **state)
     assert_true(strlen(k1) <= SY_MEMCACHE_KEY_MAX);
 
     make_token(&t, "cs1", 300);
-    assert_true(sy_memcache_put(m, k1, &t.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, k1, &t.tok, 30000, NULL));
     assert_int_equal(sy_memcache_get(m, pool, k2, &out), SY_ERR_NOT_FOUND);
     assert_int_equal(sy_memcache_get(m, pool, k3, &out), SY_ERR_NOT_FOUND);
     assert_int_equal(sy_memcache_get(m, pool, k1, &out), SY_OK);
@@ -208,7 +208,7 @@ static void test_expiry_and_caps(void **state)
     sy_memcache_test_clock(m, fake_clock);
     fake_now = 1000000;
     make_token(&t, "exp", 300);
-    assert_true(sy_memcache_put(m, "k", &t.tok, 5000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k", &t.tok, 5000, NULL));
     assert_int_equal(sy_memcache_test_ttl_left(m, "k"), 5000);
     fake_now += 4999;
     assert_int_equal(sy_memcache_get(m, pool, "k", &out), SY_OK);
@@ -224,15 +224,15 @@ static void test_expiry_and_caps(void **state)
     assert_int_equal(st.misses, 1);
 
     /* never longer than the ceiling, whatever the row has left */
-    assert_true(sy_memcache_put(m, "k", &t.tok, 3600000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k", &t.tok, 3600000, NULL));
     assert_int_equal(sy_memcache_test_ttl_left(m, "k"), SY_MEMCACHE_TTL_CEILING_MS);
     /* never past the token's own duration */
     make_token(&shortlived, "short", 10);
-    assert_true(sy_memcache_put(m, "s", &shortlived.tok, 50000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "s", &shortlived.tok, 50000, NULL));
     assert_int_equal(sy_memcache_test_ttl_left(m, "s"), 10000);
     /* nothing left: not stored */
-    assert_false(sy_memcache_put(m, "z", &t.tok, 0, NULL));
-    assert_false(sy_memcache_put(m, "z", &t.tok, -20, NULL));
+    assert_false(sy_memcache_put(m, NULL, "z", &t.tok, 0, NULL));
+    assert_false(sy_memcache_put(m, NULL, "z", &t.tok, -20, NULL));
     assert_int_equal(sy_memcache_test_ttl_left(m, "z"), -1);
     sy_memcache_free(m);
     sy_pool_free(pool);
@@ -251,9 +251,9 @@ static void test_sweep(void **state)
     make_token(&a, "sweep-a", 0);
     make_token(&b, "sweep-b", 0);
     make_token(&c, "sweep-c", 0);
-    assert_true(sy_memcache_put(m, "a", &a.tok, 100, NULL));
-    assert_true(sy_memcache_put(m, "b", &b.tok, 200, NULL));
-    assert_true(sy_memcache_put(m, "c", &c.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "a", &a.tok, 100, NULL));
+    assert_true(sy_memcache_put(m, NULL, "b", &b.tok, 200, NULL));
+    assert_true(sy_memcache_put(m, NULL, "c", &c.tok, 30000, NULL));
     assert_int_equal(sy_memcache_sweep(m), 0);
     fake_now += 200;
     assert_int_equal(sy_memcache_sweep(m), 2);
@@ -282,18 +282,18 @@ static void test_lru_bound(void **state)
     }
     for (int i = 0; i < 4; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        assert_true(sy_memcache_put(m, key, &t[i].tok, 30000, NULL));
+        assert_true(sy_memcache_put(m, NULL, key, &t[i].tok, 30000, NULL));
     }
     /* k0 is used again: k1 is now the least recently used */
     assert_int_equal(sy_memcache_get(m, pool, "k0", &out), SY_OK);
-    assert_true(sy_memcache_put(m, "k4", &t[4].tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k4", &t[4].tok, 30000, NULL));
     assert_int_equal(sy_memcache_count(m), 4);
     assert_int_equal(sy_memcache_get(m, pool, "k1", &out), SY_ERR_NOT_FOUND);
     assert_false(slab_has(m, t[1].id)); /* evicted and wiped */
     assert_false(slab_has(m, t[1].key));
     assert_true(slab_has(m, t[4].id)); /* in the slot k1 had */
     /* then k2, the next oldest */
-    assert_true(sy_memcache_put(m, "k5", &t[5].tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k5", &t[5].tok, 30000, NULL));
     assert_int_equal(sy_memcache_get(m, pool, "k2", &out), SY_ERR_NOT_FOUND);
     assert_false(slab_has(m, t[2].id));
     for (int i = 0; i < 6; i++) {
@@ -324,13 +324,13 @@ static void test_wiped_when_gone(void **state)
     make_token(&b, "other-user", 300);
     assert_true(slab_all_zero(m));
 
-    assert_true(sy_memcache_put(m, "a", &a.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "a", &a.tok, 30000, NULL));
     assert_true(slab_has(m, a.id));
     assert_true(slab_has(m, a.key));
     assert_true(slab_has(m, a.json));
 
     /* replacement: only the new answer is left */
-    assert_true(sy_memcache_put(m, "a", &a2.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "a", &a2.tok, 30000, NULL));
     assert_int_equal(sy_memcache_count(m), 1);
     assert_false(slab_has(m, a.id));
     assert_false(slab_has(m, a.key));
@@ -339,7 +339,7 @@ static void test_wiped_when_gone(void **state)
     assert_string_equal(out.key, a2.key);
 
     /* deletion */
-    assert_true(sy_memcache_put(m, "b", &b.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "b", &b.tok, 30000, NULL));
     sy_memcache_delete(m, "a");
     assert_false(slab_has(m, a2.id));
     assert_false(slab_has(m, a2.key));
@@ -354,7 +354,7 @@ static void test_wiped_when_gone(void **state)
     assert_true(slab_all_zero(m));
     assert_int_equal(sy_memcache_get(m, pool, "b", &out), SY_ERR_NOT_FOUND);
     /* and still usable */
-    assert_true(sy_memcache_put(m, "b", &b.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "b", &b.tok, 30000, NULL));
     assert_int_equal(sy_memcache_get(m, pool, "b", &out), SY_OK);
     sy_memcache_free(m);
     sy_pool_free(pool);
@@ -389,7 +389,7 @@ static void test_request_copy_wiped(void **state)
     token_buf_t t;
 
     make_token(&t, "copy", 300);
-    assert_true(sy_memcache_put(m, "k", &t.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k", &t.tok, 30000, NULL));
     sy_pool_cleanup_add(pool, probe_cleanup, &probe);
     assert_int_equal(sy_memcache_get(m, pool, "k", &probe.tok), SY_OK);
     /* one block: id first, json last */
@@ -418,20 +418,20 @@ static void test_stamp(void **state)
     make_token(&fresh, "fresh", 300);
     stamp = sy_memcache_stamp(m);
     sy_memcache_delete(m, "k"); /* a Sync 401 elsewhere, meanwhile */
-    assert_false(sy_memcache_put(m, "k", &old.tok, 30000, &stamp));
+    assert_false(sy_memcache_put(m, NULL, "k", &old.tok, 30000, &stamp));
     assert_int_equal(sy_memcache_get(m, pool, "k", &out), SY_ERR_NOT_FOUND);
     assert_false(slab_has(m, old.id));
 
     /* with no deletion since the stamp, a row's copy is kept */
     stamp = sy_memcache_stamp(m);
-    assert_true(sy_memcache_put(m, "k", &old.tok, 30000, &stamp));
+    assert_true(sy_memcache_put(m, NULL, "k", &old.tok, 30000, &stamp));
     /* but never over what is there (a fresher answer, or the same row) */
     stamp = sy_memcache_stamp(m);
-    assert_false(sy_memcache_put(m, "k", &fresh.tok, 30000, &stamp));
+    assert_false(sy_memcache_put(m, NULL, "k", &fresh.tok, 30000, &stamp));
     assert_int_equal(sy_memcache_get(m, pool, "k", &out), SY_OK);
     assert_string_equal(out.id, old.id);
     /* a fresh tokenserver answer replaces it */
-    assert_true(sy_memcache_put(m, "k", &fresh.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k", &fresh.tok, 30000, NULL));
     assert_int_equal(sy_memcache_get(m, pool, "k", &out), SY_OK);
     assert_string_equal(out.id, fresh.id);
     sy_memcache_free(m);
@@ -450,7 +450,7 @@ static void test_too_large(void **state)
     big[SY_MEMCACHE_SLOT_BYTES - 1] = '\0';
     t.tok.json = big;
     t.tok.json_len = strlen(big);
-    assert_false(sy_memcache_put(m, "k", &t.tok, 30000, NULL));
+    assert_false(sy_memcache_put(m, NULL, "k", &t.tok, 30000, NULL));
     assert_int_equal(sy_memcache_count(m), 0);
     sy_memcache_stats(m, &st);
     assert_int_equal(st.too_large, 1);
@@ -499,7 +499,7 @@ static void test_slab_locked(void **state)
     before = vm_locked_kib();
     assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
     if (geteuid() != 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur < 64 * SY_MEMCACHE_SLOT_BYTES * 2) {
+        rl.rlim_cur < (rlim_t)64 * SY_MEMCACHE_SLOT_BYTES * 2) {
         skip(); /* this environment allows too little locked memory to show it */
     }
     m = sy_memcache_new(64);
@@ -542,7 +542,7 @@ static void test_lock_refused(void **state)
     assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &saved), 0);
     had_cap = ipc_lock_effective(true);
     low = saved;
-    low.rlim_cur = 16 * 1024;
+    low.rlim_cur = (rlim_t)16 * 1024;
     assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
     m = sy_memcache_new(64); /* 128 KiB */
     assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &saved), 0);
@@ -552,7 +552,7 @@ static void test_lock_refused(void **state)
     assert_non_null(m);
     assert_false(sy_memcache_locked(m));
     make_token(&t, "unlocked", 300);
-    assert_true(sy_memcache_put(m, "k", &t.tok, 30000, NULL));
+    assert_true(sy_memcache_put(m, NULL, "k", &t.tok, 30000, NULL));
     assert_int_equal(sy_memcache_get(m, pool, "k", &out), SY_OK);
     assert_string_equal(out.key, t.key);
     sy_memcache_delete(m, "k");
@@ -582,7 +582,10 @@ static void *hammer(void *p)
     char key[16];
 
     for (int i = 0; i < NOPS; i++) {
+        /* rand() shares one state between the threads; each has its seed */
+        // cppcheck-suppress rand_rCalled
         int k = (int)(rand_r(&w->seed) % NKEYS);
+        // cppcheck-suppress rand_rCalled
         int op = (int)(rand_r(&w->seed) % 10);
         sy_token_t out;
 
@@ -600,7 +603,8 @@ static void *hammer(void *p)
         } else if (op < 9) {
             uint64_t stamp = sy_memcache_stamp(w->m);
 
-            (void)sy_memcache_put(w->m, key, &w->tokens[k].tok, 30000, op == 8 ? &stamp : NULL);
+            (void)sy_memcache_put(w->m, NULL, key, &w->tokens[k].tok, 30000,
+                                  op == 8 ? &stamp : NULL);
         } else {
             sy_memcache_delete(w->m, key);
         }

@@ -48,7 +48,7 @@ static void test_many_small_across_blocks(void **state)
         assert_int_equal(v[i][1], ~i);
         assert_int_equal(v[i][2], i * 7);
     }
-    assert_true(sy_pool_used(pool) >= 2000 * 12);
+    assert_true(sy_pool_used(pool) >= (size_t)2000 * 12);
     sy_pool_free(pool);
 }
 
