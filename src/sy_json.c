@@ -44,6 +44,11 @@ json_object *sy_json_parse_pool(sy_pool_t *pool, const char *text, size_t len)
 
     if (text == NULL || len == 0 || len > (size_t)INT32_MAX - 1)
         return NULL;
+    /* JSON text is UTF-8 (RFC 8259). json-c would pass other bytes on as
+     * they are, to Sync in a record and back to clients in answers, and its
+     * own check lets overlong forms and surrogates through. */
+    if (!sy_json_utf8_valid((const unsigned char *)text, len))
+        return NULL;
     tok = json_tokener_new();
     if (tok == NULL)
         abort(); /* out of memory */
@@ -180,4 +185,21 @@ size_t sy_json_utf8_len(const unsigned char *s, size_t n)
             return 0;
     }
     return len;
+}
+
+bool sy_json_utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k;
+
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        k = sy_json_utf8_len(s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
 }

@@ -2,6 +2,7 @@
 #define SY_JSON_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "syncto/sy_pool.h"
 
@@ -19,8 +20,9 @@ json_object *sy_json_pool_own(sy_pool_t *pool, json_object *o);
 
 /* Parses text[0..len) (no NUL needed) as exactly one JSON value; white
  * space may surround it, and a bare number counts. Returns the value, owned
- * by the pool, or NULL when the text is empty, over 2 GiB, not JSON, has
- * anything else after the value, or is the literal null. */
+ * by the pool, or NULL when the text is empty, over 2 GiB, not JSON (not
+ * UTF-8, or nested deeper than 32 arrays and objects included), has anything
+ * else after the value, or is the literal null. */
 json_object *sy_json_parse_pool(sy_pool_t *pool, const char *text, size_t len);
 
 /* Parsing text that holds secrets (a tokenserver answer: the Hawk id and
@@ -60,5 +62,9 @@ void sy_json_test_wipe_hook(sy_json_wipe_hook_fn fn, void *arg);
  * 0 when it is invalid: overlong, a surrogate, above U+10FFFF, or cut
  * short. */
 size_t sy_json_utf8_len(const unsigned char *s, size_t n);
+
+/* True when s[0..n) is valid UTF-8 throughout (as sy_json_utf8_len judges
+ * each character); NULs count as characters. */
+bool sy_json_utf8_valid(const unsigned char *s, size_t n);
 
 #endif

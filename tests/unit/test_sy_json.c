@@ -41,6 +41,9 @@ static const struct {
     {" 7 ", 0, "7"},
     {"12345", 2, "12"}, /* the text ends at len, not at a NUL */
     {"{}garbage", 2, "{}"},
+    /* UTF-8 text, and escapes of any character, NUL included */
+    {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 0, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""},
+    {"\"a\\u0000b\"", 0, "\"a\\u0000b\""},
     /* refused */
     {"", 0, NULL},
     {"   ", 0, NULL},
@@ -54,6 +57,16 @@ static const struct {
     {"12a", 0, NULL},
     {"[1]]", 0, NULL},
     {"{}\0", 3, NULL},
+    /* bytes that are not UTF-8, in a string or as a key */
+    {"\"a\xff\"", 0, NULL},
+    {"{\"data\":{\"payload\":\"\xc3\x28\"}}", 0, NULL},
+    {"\"\xc0\x80\"", 0, NULL},         /* overlong NUL */
+    {"\"\xed\xa0\x80\"", 0, NULL},     /* a surrogate */
+    {"\"\xf4\x90\x80\x80\"", 0, NULL}, /* above U+10FFFF */
+    {"{\"\xfe\":1}", 0, NULL},
+    {"\"\xe2\x82\"", 0, NULL}, /* cut short */
+    /* nesting deeper than json-c's limit (32) */
+    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", 0, NULL},
 };
 
 static void test_parse_pool(void **state)
