@@ -42,6 +42,9 @@ void sy_resp_init(sy_request_t *req, sy_response_t *resp)
     /* Owned by the pool from here: a batch sub-response, which never
      * reaches sy_resp_finish(), releases its body like any other. */
     sy_buf_init_pooled(&resp->body, req->pool, body_max(settings_of(req)));
+    /* What is sent to the client holds no credential: records, ids,
+     * timestamps and errors. */
+    sy_buf_no_secret(&resp->body);
 }
 
 void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value)

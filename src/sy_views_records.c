@@ -284,18 +284,21 @@ static void records_finish(sy_view_job_t *job)
         upstream_error(job, res);
         return;
     }
-    if (!json_object_is_type(res->json, json_type_array)) {
+    /* Sync's array is rewritten into {"data":[…]} in one pass over its
+     * text, straight into the response body, which is sized once for it:
+     * the records are about as long in Kinto's form as in Sync's. */
+    raw_json_begin(req, resp, 200);
+    sy_buf_reserve(&resp->body, res->body_len + res->body_len / 8 + 64);
+    rc = sy_kinto_rewrite_list(&resp->body, res->body, res->body_len, &st->list, &nsync, &n);
+    if (rc == SY_ERR_INVALID) {
         upstream_unusable(job);
         return;
     }
-    nsync = json_object_array_length(res->json);
-    etag = sy_kinto_list_etag(&st->list, res->last_modified_ms, nsync);
-    raw_json_begin(req, resp, 200);
-    rc = sy_kinto_write_list(&resp->body, res->json, &st->list, &n);
     if (rc != SY_OK) {
         sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
         return;
     }
+    etag = sy_kinto_list_etag(&st->list, res->last_modified_ms, nsync);
     set_etag(req, resp, etag);
     if (!st->list.has_limit && res->records >= 0) {
         long total = res->records - (long)(nsync - n);
@@ -325,6 +328,7 @@ void sy_view_records(sy_request_t *req, sy_response_t *resp)
     if (!parse_preconditions(job))
         return;
     sy_sync_op_get_collection(req->pool, &job->op, st->cid, &st->list.q);
+    job->op.raw_body = true; /* records_finish() reads the text itself */
     run_with_preconditions(job, true);
 }
 

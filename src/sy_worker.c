@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -337,6 +338,14 @@ static void raise_nofile(int nthreads)
                     nthreads, (unsigned long)need, (unsigned long)rl.rlim_cur);
 }
 
+/* Allocations from this size on are mappings of their own, unmapped when
+ * freed: the buffers of a large Sync answer and of its Kinto response go
+ * back to the system after the request. glibc would otherwise raise its
+ * threshold after the first such free, up to 32 MiB, and keep the memory
+ * in the thread's arena for good, each of the threads that ever served a
+ * large list holding its peak. A fixed value turns that adjustment off. */
+#define MMAP_THRESHOLD (256 * 1024)
+
 int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 {
     sy_worker_t *w = calloc(1, sizeof(*w));
@@ -349,6 +358,8 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     block_signals(&waitset);
     sy_log_init(s);
     raise_nofile(s->threads);
+    if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1)
+        sy_log_warn(NULL, "worker: cannot set the malloc mmap threshold");
 
     w->settings = s;
     w->listen_fd = listen_fd;

@@ -13,8 +13,10 @@
  * record leaves the buffer as it was; info lists are sorted newest first.
  *
  * Every rewriter in `rewriters` must give the same answer as the reference
- * (parse, then write); a streaming one is one more entry. */
+ * (parse, then write): the one-pass sy_kinto_rewrite_list() byte for byte,
+ * on every input that is strict JSON. */
 #include "fuzz_util.h"
+#include "../unit/sy_json_ref.h"
 
 #include "syncto/sy_buf.h"
 #include "syncto/sy_kinto.h"
@@ -37,11 +39,28 @@ static sy_rc_t parse_then_write(sy_pool_t *pool, const char *body, size_t len,
     return sy_kinto_write_list(out, bsos, p, count);
 }
 
+/* The one-pass rewrite records lists are answered with. */
+static sy_rc_t rewrite_list(sy_pool_t *pool, const char *body, size_t len, const sy_kinto_list_t *p,
+                            sy_buf_t *out, size_t *count)
+{
+    size_t nsync;
+
+    (void)pool;
+    return sy_kinto_rewrite_list(out, body, len, p, &nsync, count);
+}
+
+/* strict: the rewriter refuses exactly what RFC 8259 refuses (the
+ * recogniser of sy_json_ref.h), where the reference (json-c) lets through
+ * trailing commas, raw control characters in strings and numbers such as
+ * 01, 1. or NaN; it must agree with the reference everywhere else, byte
+ * for byte. */
 static const struct {
     const char *name;
     rewrite_fn fn;
+    bool strict;
 } rewriters[] = {
-    {"parse+write_list", parse_then_write},
+    {"parse+write_list", parse_then_write, false},
+    {"rewrite_list", rewrite_list, true},
 };
 
 static sy_buf_t *new_buf(sy_pool_t *pool, size_t max)
@@ -118,6 +137,14 @@ static void check_list(sy_pool_t *pool, const char *body, size_t len, const sy_k
         size_t count = 0, small_count = 0;
         sy_rc_t rc = rewriters[r].fn(pool, body, len, p, out, &count), small_rc;
 
+        if (rewriters[r].strict && rc == SY_ERR_INVALID && ref_rc == SY_OK) {
+            /* refused where json-c is lenient (trailing commas, raw
+             * control characters, NaN...): only text RFC 8259 refuses */
+            FUZZ_CHECK(!ref_valid(body, len));
+            continue;
+        }
+        if (rewriters[r].strict)
+            FUZZ_CHECK((rc == SY_ERR_INVALID) == !ref_valid(body, len));
         if (rc != ref_rc || (rc == SY_OK && count != ref_count)) {
             fprintf(stderr, "%s: rc %d count %zu, the reference: rc %d count %zu\n",
                     rewriters[r].name, (int)rc, count, (int)ref_rc, ref_count);
@@ -128,6 +155,8 @@ static void check_list(sy_pool_t *pool, const char *body, size_t len, const sy_k
             json_object *b = fuzz_json(pool, buf_text(ref), ref->len);
 
             FUZZ_CHECK(a != NULL && b != NULL && fuzz_same_json(a, b));
+            if (rewriters[r].strict)
+                FUZZ_CHECK(fuzz_same(buf_text(out), out->len, buf_text(ref), ref->len));
         }
         /* under a cap: the same answer, or too large with nothing past it */
         small_rc = rewriters[r].fn(pool, body, len, p, small, &small_count);
