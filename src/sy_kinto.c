@@ -86,7 +86,9 @@ static size_t escape_byte(unsigned char c, char esc[8])
         esc[1] = 't';
         return 2;
     default:
-        memcpy(esc + 1, "u00", 3);
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
         esc[4] = hex[c >> 4];
         esc[5] = hex[c & 15];
         return 6;
@@ -688,6 +690,7 @@ static bool scan_literal(rw_t *w, span_t *v, const char *word, vkind_t kind)
 
 static bool scan_value(rw_t *w, int level, span_t *v);
 
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the answer, MAX_DEPTH at most
 static bool scan_array(rw_t *w, int level, span_t *v)
 {
     span_t item;
@@ -707,6 +710,7 @@ static bool scan_array(rw_t *w, int level, span_t *v)
     return true;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the answer, MAX_DEPTH at most
 static bool scan_object(rw_t *w, int level, span_t *v)
 {
     span_t key, val;
@@ -730,6 +734,7 @@ static bool scan_object(rw_t *w, int level, span_t *v)
 }
 
 /* Scans the value at w->p (white space already skipped). */
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the answer, MAX_DEPTH at most
 static bool scan_value(rw_t *w, int level, span_t *v)
 {
     if (w->p == w->end)
@@ -1174,6 +1179,7 @@ char *sy_kinto_next_page_query(sy_pool_t *pool, const char *raw_query, const cha
     }
     if (o > 0)
         out[o++] = '&';
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): the token and its NUL follow
     memcpy(out + o, "_token=", 7);
     o += 7;
     memcpy(out + o, tok, strlen(tok) + 1);
@@ -1407,8 +1413,13 @@ int64_t sy_kinto_info_collection(json_object *info, const char *cid)
 
     if (!json_object_is_type(info, json_type_object) || n >= sizeof(lower))
         return 0;
-    for (size_t i = 0; i <= n; i++)
-        lower[i] = (cid[i] >= 'A' && cid[i] <= 'Z') ? (char)(cid[i] - 'A' + 'a') : cid[i];
+    for (size_t i = 0; i <= n; i++) {
+        char c = cid[i];
+
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        lower[i] = c;
+    }
     if (!json_object_object_get_ex(info, lower, &v) || !sy_kinto_bso_modified(v, &ms))
         return 0;
     return ms;
