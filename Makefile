@@ -66,7 +66,7 @@ e2e: build
 tests: format-check lint unit unit-asan valgrind fuzz-smoke integration e2e
 
 # The C sources as .clang-format lays them out; changes nothing.
-FORMAT_FILES = $(wildcard src/*.c include/syncto/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h)
+FORMAT_FILES = $(wildcard src/*.c include/syncto/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c)
 format-check: deps
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
