@@ -13,6 +13,7 @@
 #include "syncto/sy_kinto.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +573,32 @@ static long hex4(const unsigned char *p)
     return v;
 }
 
+/* Past the plain run of a string starting at p (before end): 8 bytes at a
+ * time while none of them is a STR_STOP byte, then one at a time. A
+ * payload is hundreds of base64 characters between two escapes. */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+
+    while (end - p >= 8) {
+        uint64_t x;
+
+        memcpy(&x, p, 8);
+        /* The high bit of a byte of the result is set when that byte of x
+         * is >= 0x80 (x itself), or else < 0x20 (the subtraction wraps),
+         * '"' or '\\' (a zero byte of x ^ c wraps). A wrap also borrows
+         * from the byte above, which may then look stopped too: that only
+         * happens above a byte that does stop, so the answer holds. */
+        if (((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones) | x) &
+            highs)
+            break;
+        p += 8;
+    }
+    while (p < end && !STR_STOP[*p])
+        p++;
+    return p;
+}
+
 static bool scan_string(rw_t *w, span_t *v)
 {
     const unsigned char *p = w->p + 1, *end = w->end;
@@ -580,8 +607,7 @@ static bool scan_string(rw_t *w, span_t *v)
     v->kind = V_STRING;
     v->escaped = false;
     for (;;) {
-        while (p < end && !STR_STOP[*p])
-            p++;
+        p = skip_plain(p, end);
         if (p == end || *p < 0x20)
             return false; /* cut short, or a raw control character */
         if (*p == '"')

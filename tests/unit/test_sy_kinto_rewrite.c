@@ -407,6 +407,40 @@ static void test_expected(void **state)
     }
 }
 
+/* Every byte value at every offset of a run of plain characters, in a
+ * payload and in an id: the scanner reads plain runs 8 bytes at a time, so
+ * a byte that ends the run (a control, '"', '\\', the start of a UTF-8
+ * character) must be seen wherever it falls in a word. A few bytes after
+ * it make up a valid escape or character when one can start there. */
+static void test_every_byte(void **state)
+{
+    fx_t *f = *state;
+    static const char *const FORMS[][2] = {
+        {"[{\"id\":\"a\",\"payload\":\"", "\"}]"},
+        {"[{\"id\":\"", "\",\"modified\":1.5}]"},
+    };
+
+    for (size_t form = 0; form < 2; form++) {
+        for (int c = 0; c < 256; c++) {
+            for (size_t at = 0; at < 19; at++) {
+                static const char *const AFTER[] = {"", "n", "u00e9", "\x80", "\xa9", "\x82\xac"};
+                for (size_t k = 0; k < sizeof(AFTER) / sizeof(AFTER[0]); k++) {
+                    char in[128];
+                    size_t n = 0;
+
+                    n += (size_t)snprintf(in + n, sizeof(in) - n, "%s", FORMS[form][0]);
+                    memset(in + n, 'q', at);
+                    n += at;
+                    in[n++] = (char)c;
+                    n += (size_t)snprintf(in + n, sizeof(in) - n, "%sqqqqqqqqqqqqqqqqqq%s",
+                                          AFTER[k], FORMS[form][1]);
+                    check_with(f->pool, in, n, &f->p[(size_t)c % NQUERIES], SIZE_MAX);
+                }
+            }
+        }
+    }
+}
+
 /* ---- generated answers ------------------------------------------------- */
 
 static uint64_t rng_state;
@@ -865,6 +899,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
