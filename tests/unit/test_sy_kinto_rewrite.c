@@ -441,6 +441,81 @@ static void test_every_byte(void **state)
     }
 }
 
+/* UTF-8 at the edges of each rule (RFC 3629 section 4) in every kind of
+ * string an answer has: a record field, an id, a key, a string nested in
+ * an unknown field. The valid ones go through as they are, any other is
+ * refused; so is every character cut short, and any byte above 0x7f
+ * outside a string. */
+static void test_utf8(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *bytes;
+        bool valid;
+    } cases[] = {
+        {"\xc2\x80", true},                  /* U+0080, the first of two bytes */
+        {"\xdf\xbf", true},                  /* U+07FF */
+        {"\xe0\xa0\x80", true},              /* U+0800 */
+        {"\xed\x9f\xbf", true},              /* U+D7FF, below the surrogates */
+        {"\xee\x80\x80", true},              /* U+E000, above them */
+        {"\xef\xbf\xbf", true},              /* U+FFFF */
+        {"\xf0\x90\x80\x80", true},          /* U+10000 */
+        {"\xf4\x8f\xbf\xbf", true},          /* U+10FFFF */
+        {"\xef\xbb\xbf", true},              /* U+FEFF inside a string */
+        {"\x80", false},                     /* a continuation byte alone */
+        {"\xbf", false},                     /* another */
+        {"\xc0\x80", false},                 /* overlong NUL */
+        {"\xc1\xbf", false},                 /* overlong U+007F */
+        {"\xe0\x9f\xbf", false},             /* overlong U+07FF */
+        {"\xf0\x8f\xbf\xbf", false},         /* overlong U+FFFF */
+        {"\xed\xa0\x80", false},             /* U+D800 */
+        {"\xed\xbf\xbf", false},             /* U+DFFF */
+        {"\xed\xa0\xbd\xed\xb8\x80", false}, /* a pair spelt in UTF-8 (CESU-8) */
+        {"\xf4\x90\x80\x80", false},         /* U+110000 */
+        {"\xf5\x80\x80\x80", false},         /* no such lead byte */
+        {"\xf8\x88\x80\x80\x80", false},     /* nor this one */
+        {"\xfe", false},                     /* never in UTF-8 */
+        {"\xff", false},                     /* never in UTF-8 */
+        {"\xc3\x28", false},                 /* a second byte that is not one */
+        {"\xe2\x28\xa1", false},             /* a second byte that is not one */
+        {"\xf0\x9f\x28\x80", false},         /* a third byte that is not one */
+    };
+    static const char *const FORMS[][2] = {
+        {"[{\"id\":\"a", "b\",\"modified\":1.5}]"},
+        {"[{\"id\":\"a\",\"payload\":\"", "\"}]"},
+        {"[{\"id\":\"a\",\"", "\":1}]"},
+        {"[{\"id\":\"a\",\"payload\":[\"x", "\"]}]"},
+        {"[\"", "\"]"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *c = cases[i].bytes;
+        char in[128];
+        int n;
+
+        for (size_t k = 0; k < sizeof(FORMS) / sizeof(FORMS[0]); k++) {
+            sy_buf_t b;
+            size_t nsync, count;
+
+            n = snprintf(in, sizeof(in), "%s%s%s", FORMS[k][0], c, FORMS[k][1]);
+            assert_true(n > 0 && (size_t)n < sizeof(in));
+            sy_buf_init(&b, SIZE_MAX);
+            assert_int_equal(sy_kinto_rewrite_list(&b, in, (size_t)n, &f->p[0], &nsync, &count),
+                             cases[i].valid ? SY_OK : SY_ERR_INVALID);
+            if (cases[i].valid && k < 2)
+                assert_non_null(strstr(b.data, c));
+            sy_buf_free(&b);
+            check(f, in);
+        }
+        for (size_t cut = 1; cut < strlen(c); cut++) {
+            n = snprintf(in, sizeof(in), "[\"%.*s\"]", (int)cut, c);
+            check_all(f, in, (size_t)n);
+        }
+        n = snprintf(in, sizeof(in), "[1,%s]", c);
+        check_all(f, in, (size_t)n);
+    }
+}
+
 /* ---- generated answers ------------------------------------------------- */
 
 static uint64_t rng_state;
@@ -695,6 +770,7 @@ static void test_generated(void **state)
     sy_buf_t b;
 
     rng_state = 0x9E3779B97F4A7C15ULL;
+    n_accepted = n_refused = n_dom_only = 0;
     sy_buf_init(&b, SIZE_MAX);
     for (int i = 0; i < 3000; i++) {
         sy_buf_reset(&b);
@@ -900,6 +976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
