@@ -74,6 +74,48 @@ static void reply(int fd, int status, const char *headers, const char *body, siz
     send_all(fd, body, len);
 }
 
+/* Bytes of the large answers: a pattern that tells offsets apart. */
+#define LARGE_N ((size_t)1500000)
+
+static char large_byte(size_t i)
+{
+    return (char)('a' + i % 23);
+}
+
+/* GET /large: LARGE_N bytes with a Content-Length; /large-chunked: the same
+ * in chunks of 64 KiB without one; /large-short: a Content-Length of
+ * LARGE_N, 1,000 bytes, then the end of the connection. */
+static void send_large(int fd, const char *req)
+{
+    bool chunked = strncmp(req, "GET /large-chunked ", 19) == 0;
+    bool cut = strncmp(req, "GET /large-short ", 17) == 0;
+    size_t n = cut ? 1000 : LARGE_N;
+    char *body = malloc(LARGE_N), head[256];
+    int hn;
+
+    for (size_t i = 0; i < LARGE_N; i++)
+        body[i] = large_byte(i);
+    hn = snprintf(head, sizeof(head), "HTTP/1.1 200 X\r\n%s\r\n\r\n",
+                  chunked ? "Transfer-Encoding: chunked" : "Content-Length: 1500000");
+    send_all(fd, head, (size_t)hn);
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < 65536 ? n - off : 65536;
+        if (chunked) {
+            hn = snprintf(head, sizeof(head), "%zx\r\n", k);
+            send_all(fd, head, (size_t)hn);
+        }
+        send_all(fd, body + off, k);
+        if (chunked)
+            send_all(fd, "\r\n", 2);
+        off += k;
+    }
+    if (chunked)
+        send_all(fd, "0\r\n\r\n", 5);
+    if (cut)
+        shutdown(fd, SHUT_WR);
+    free(body);
+}
+
 static void handle(int fd, const char *req, size_t len)
 {
     char body[1024], hdrs[512];
@@ -91,6 +133,8 @@ static void handle(int fd, const char *req, size_t len)
         memset(big, 'x', n);
         reply(fd, 200, "", big, n);
         free(big);
+    } else if (strncmp(req, "GET /large", 10) == 0) {
+        send_large(fd, req);
     } else if (strncmp(req, "GET /slow ", 10) == 0) {
         sleep(3);
         reply(fd, 200, "", "late", 4);
@@ -461,6 +505,46 @@ static void test_perform_failures(void **state)
     assert_int_equal(sy_http_perform(sy_http_of(&f->ctx), f->pool, &r, &resp), SY_ERR_INVALID);
 }
 
+/* A body of several MB arrives whole, whether its length is announced or
+ * not, in a buffer that may hold a secret (wiped, moved by copy) or not
+ * (sized from Content-Length, grown by realloc), and is handed to the pool
+ * as it is; an answer cut short of its Content-Length is a failure with no
+ * body. */
+static void test_perform_large_body(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const paths[] = {"/large", "/large-chunked"};
+    sy_http_req_t r;
+    sy_http_resp_t resp;
+
+    for (size_t k = 0; k < 2 * sizeof(paths) / sizeof(paths[0]); k++) {
+        req_init(&r, "GET", url(f, paths[k / 2]));
+        r.no_secret = k % 2 == 1;
+        r.max_response_bytes = 4 * LARGE_N;
+        assert_int_equal(sy_http_perform(sy_http_of(&f->ctx), f->pool, &r, &resp), SY_OK);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(resp.body_len, LARGE_N);
+        for (size_t i = 0; i < LARGE_N; i++)
+            if (resp.body[i] != large_byte(i))
+                fail_msg("%s: byte %zu differs", paths[k / 2], i);
+        assert_int_equal(resp.body[LARGE_N], '\0');
+        sy_pool_reset(f->pool);
+    }
+    /* the announced length over the cap: refused before any byte */
+    req_init(&r, "GET", url(f, "/large"));
+    r.max_response_bytes = LARGE_N - 1;
+    assert_int_equal(sy_http_perform(sy_http_of(&f->ctx), f->pool, &r, &resp), SY_ERR_TOO_LARGE);
+    assert_string_equal(resp.body, "");
+    /* announced (the buffer sized for it), then cut */
+    req_init(&r, "GET", url(f, "/large-short"));
+    r.no_secret = true;
+    r.max_response_bytes = 4 * LARGE_N;
+    assert_int_equal(sy_http_perform(sy_http_of(&f->ctx), f->pool, &r, &resp), SY_ERR_UNREACHABLE);
+    assert_int_equal(resp.status, 0);
+    assert_string_equal(resp.body, "");
+    assert_int_equal(resp.body_len, 0);
+}
+
 static void test_perform_many(void **state)
 {
     fixture_t *f = *state;
@@ -646,6 +730,24 @@ static void test_sync_call(void **state)
     assert_non_null(strstr(srv_last_sync_req, "\r\nX-If-Unmodified-Since: 0\r\n"));
     /* Sync's X-Weave-Timestamp (no skew) corrected the clock again */
     assert_true(llabs(sy_sync_clock_now_ms() - sy_ts_now_ms()) < 5000);
+
+    /* raw_body: a 2xx answer is left as text for the caller (a records
+     * list is rewritten from it), an error answer is parsed as ever */
+    sy_sync_op_get_collection(f->pool, &op, "tabs", &q);
+    op.raw_body = true;
+    assert_int_equal(sy_sync_perform(&s, &op, &res), SY_OK);
+    assert_true(sy_sync_result_ok(&res));
+    assert_null(res.json);
+    assert_string_equal(res.body, "[]");
+    assert_int_equal(res.body_len, 2);
+    assert_true(res.last_modified_ms == 1441868927070);
+    pthread_mutex_lock(&srv_mu);
+    srv_sync_401 = 2;
+    pthread_mutex_unlock(&srv_mu);
+    assert_int_equal(sy_sync_perform(&s, &op, &res), SY_OK);
+    assert_int_equal(res.status, 401);
+    assert_non_null(res.json);
+    assert_true(json_object_is_type(res.json, json_type_int));
 }
 
 static void test_sync_401_retries_once(void **state)
@@ -788,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_perform_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perform_body_and_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perform_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_perform_large_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perform_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokenserver_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
