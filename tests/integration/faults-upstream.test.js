@@ -325,6 +325,11 @@ test('Sync garbage JSON: 503 errno 201, then back', async () => {
   for (const [method, body, url] of [
     ['GET', '[{"id":"a","payload":', recordsUrl(u)],
     ['GET', '{"not":"a list"}', recordsUrl(u)],
+    // not JSON, though a lenient parser reads it as a list
+    ['GET', '[{"id":"a","payload":"p"},]', recordsUrl(u)],
+    ['GET', "[{'id':'a','payload':'p'}]", recordsUrl(u)],
+    ['GET', '[{"id":"a","payload":"p"}] /* more */', recordsUrl(u)],
+    ['GET', '[{"id":"a","payload":"p\tq"}]', recordsUrl(u)],
     ['GET', '"a string"', `${recordsUrl(u)}/g1`],
     ['PUT', 'not a timestamp', `${recordsUrl(u)}/g1`],
     ['PUT', '{"modified":"soon"}', `${recordsUrl(u)}/g1`],
