@@ -42,7 +42,9 @@ function timings(text, path) {
 }
 
 run(async (state) => {
-  const stack = await startBenchStack({ SYNCTO_WORKERS: '1', SYNCTO_THREADS: THREADS });
+  // {build}: a build from other sources runs with its own settings file
+  const build = process.env.SYNCTO_BUILD_DIR || 'build';
+  const stack = await startBenchStack({ SYNCTO_WORKERS: '1', SYNCTO_THREADS: THREADS }, { build });
   stack.pool = { workers: '1', threads: THREADS };
   state.stack = stack;
   const u = newUser();

@@ -29,7 +29,8 @@ const PAGE = 1000;
 const PAYLOAD_BYTES = 600;
 
 run(async (state) => {
-  const stack = await startBenchStack();
+  // {build}: a build from other sources runs with its own settings file
+  const stack = await startBenchStack({}, { build: process.env.SYNCTO_BUILD_DIR || 'build' });
   state.stack = stack;
   const u = newUser();
   const records = [];
