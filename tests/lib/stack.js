@@ -20,13 +20,25 @@
 //   pg                 {url, database, psql(sql) -> rows, stop(), start(),
 //                      running}; stop()/start() act on the whole cluster
 //   env                the environment syncto runs with
+//   sanitized          true when the build has sanitizers (SY_SANITIZE)
 //   synctoPid, nginxPid
 //   signalSyncto(sig)  e.g. 'SIGHUP' (reload)
 //   stopSyncto(), startSyncto(env), restartSyncto(env)
 //   synctoLog(from), synctoLogOffset()   syncto's stderr, whole or from an offset
 //   logs(lines)        tails of every log, for failure reports
 //   printLogsIfFailed(t)   for afterEach: prints logs() after a failed test
-//   stop()             stops everything and removes the directory
+//   stop()             stops everything and removes the directory; throws
+//                      (failing the test file) when a sanitizer reported
+//                      anything in syncto or syncto-migrate
+//   sanitizerReports() the sanitizer reports written so far, [{file, text}]
+//
+// syncto and syncto-migrate run with ASAN_OPTIONS, UBSAN_OPTIONS and
+// LSAN_OPTIONS that send AddressSanitizer, UndefinedBehaviorSanitizer and
+// LeakSanitizer reports to files in the stack's directory (sanitizer.<pid>),
+// stop at the first error, check leaks at every process exit and leave out
+// the third-party leaks listed in tests/lsan.supp. A build without
+// sanitizers ignores them. Options already in the environment come last, so
+// they win (e.g. ASAN_OPTIONS=detect_leaks=0 to look at something else).
 //
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
@@ -45,6 +57,48 @@ const { startNginx } = require('./nginx');
 const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
 const DEFAULT_INI = path.join(ROOT, 'etc', 'syncto.ini');
 const SYNCSERVER = path.join(ROOT, 'tests', 'syncserver', 'server.js');
+const LSAN_SUPPRESSIONS = path.join(ROOT, 'tests', 'lsan.supp');
+const SANITIZER_PREFIX = 'sanitizer';
+
+/**
+ * ASAN/UBSAN/LSAN_OPTIONS for the processes of a stack in `dir`: ours, then
+ * those of each environment in `envs` (later ones win).
+ */
+function sanitizerEnv(dir, ...envs) {
+  const logPath = path.join(dir, SANITIZER_PREFIX);
+  const join = (name, ours) => [ours, ...envs.map((e) => e[name])].filter(Boolean).join(':');
+  return {
+    ASAN_OPTIONS: join('ASAN_OPTIONS',
+      `detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:log_path=${logPath}`),
+    UBSAN_OPTIONS: join('UBSAN_OPTIONS', `print_stacktrace=1:halt_on_error=1:log_path=${logPath}`),
+    LSAN_OPTIONS: join('LSAN_OPTIONS', `suppressions=${LSAN_SUPPRESSIONS}:print_suppressions=0`),
+  };
+}
+
+/** True when the syncto of `build` was built with sanitizers (SY_SANITIZE). */
+function sanitizedBuild(build) {
+  try {
+    return /^SY_SANITIZE:STRING=.+$/m.test(fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Sanitizer reports in `dir`: [{file, text}], oldest first. */
+function readSanitizerReports(dir) {
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(`${SANITIZER_PREFIX}.`))
+    .map((n) => path.join(dir, n))
+    .map((file) => ({ file, mtime: fs.statSync(file).mtimeMs, text: fs.readFileSync(file, 'utf8') }))
+    .sort((a, b) => a.mtime - b.mtime)
+    .map(({ file, text }) => ({ file, text }));
+}
 
 // The server's own defaults for the settings nginx must agree with.
 const DEFAULTS = {
@@ -176,7 +230,9 @@ async function startSyncServer(dir, args) {
 
 /**
  * Starts the stack. Options:
- *   env         extra SYNCTO_* settings for syncto (and syncto-migrate)
+ *   env         extra SYNCTO_* settings for syncto (and syncto-migrate);
+ *               its ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS are added
+ *               to the stack's own
  *   rateLimit   nginx requests/s per address (default: SYNCTO_RATE_LIMIT in
  *               env, else 0 = off, so that tests are not throttled)
  *   syncserver  false to skip the test Sync server; default: started when
@@ -207,6 +263,8 @@ async function startStack(opts = {}) {
     sync: null,
     pg: null,
     stopped: false,
+    /** syncto was built with sanitizers (memory figures are ASan's, not the allocator's). */
+    sanitized: sanitizedBuild(build),
   };
 
   /**
@@ -246,6 +304,7 @@ async function startStack(opts = {}) {
       SYNCTO_THREADS: '8',
       ...(stack.sync ? { SYNCTO_TOKEN_SERVER_URL: stack.sync.tokenServerUrl } : {}),
       ...(opts.env || {}),
+      ...sanitizerEnv(dir, base, opts.env || {}),
     };
     const rateLimit = Number(opts.rateLimit ?? env.SYNCTO_RATE_LIMIT ?? 0);
     env.SYNCTO_RATE_LIMIT = String(rateLimit);
@@ -328,7 +387,15 @@ async function startStack(opts = {}) {
       if (t && t.passed === false) process.stderr.write(`\n${t.name} failed; logs:\n${stack.logs()}\n`);
     };
 
-    /** Stops everything this stack started and removes its directory. */
+    /** Sanitizer reports written so far by syncto or syncto-migrate. */
+    stack.sanitizerReports = () => readSanitizerReports(dir);
+
+    /**
+     * Stops everything this stack started and removes its directory. Then
+     * throws if a sanitizer reported anything, the reports in the message:
+     * the leak check runs as each syncto process exits, so this is the
+     * moment every report is in.
+     */
     stack.stop = async () => {
       if (stack.stopped) return;
       stack.stopped = true;
@@ -337,11 +404,18 @@ async function startStack(opts = {}) {
       if (procs.syncserver) await procs.syncserver.stop('SIGTERM', 10000);
       if (!cluster.running) await cluster.start().catch(() => {});
       await cluster.psql(`DROP DATABASE IF EXISTS "${db}"`).catch(() => {});
+      const reports = readSanitizerReports(dir);
+      const logs = reports.length ? stack.logs(20) : '';
       removeTempDir(dir);
+      if (reports.length) {
+        const text = reports.map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`).join('\n');
+        throw new Error(`${reports.length} sanitizer report(s) from syncto:\n${text}\n${logs}`);
+      }
     };
   } catch (e) {
-    const logs = stack.logs();
     for (const p of Object.values(procs)) await p.stop('SIGTERM', 5000).catch(() => {});
+    const reports = readSanitizerReports(dir).map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`);
+    const logs = [stack.logs(), ...reports].join('\n');
     if (!process.env.SYNCTO_TEST_KEEP) removeTempDir(dir);
     e.message += logs ? `\n${logs}` : `\n(stack files in ${dir})`;
     throw e;
@@ -358,4 +432,4 @@ async function stopCluster() {
   if (clusterDir) removeTempDir(clusterDir);
 }
 
-module.exports = { startStack, stopCluster, iniSetting, setting };
+module.exports = { startStack, stopCluster, iniSetting, setting, sanitizedBuild };
