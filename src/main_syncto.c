@@ -14,20 +14,33 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: syncto [--ini FILE] [--check-config [-v]] [--version] [--settings-markdown]\n"
-          "\n"
-          "  -c, --ini FILE         settings file (default: $SYNCTO_INI, else etc/syncto.ini)\n"
-          "  -t, --check-config     load and check the settings, then exit (0 if valid)\n"
-          "  -v, --verbose          with --check-config: print the effective settings,\n"
-          "                         secrets masked\n"
-          "  -V, --version          print the version and the source commit\n"
-          "      --settings-markdown\n"
-          "                         print the settings reference table (docs/settings.md)\n"
-          "  -h, --help             this help\n"
-          "\n"
-          "Signals: SIGHUP reloads the settings file, SIGTERM/SIGINT/SIGQUIT stop\n"
-          "gracefully (twice: at once).\n",
-          f);
+    (void)fputs(
+        "usage: syncto [--ini FILE] [--check-config [-v]] [--version] [--settings-markdown]\n"
+        "\n"
+        "  -c, --ini FILE         settings file (default: $SYNCTO_INI, else etc/syncto.ini)\n"
+        "  -t, --check-config     load and check the settings, then exit (0 if valid)\n"
+        "  -v, --verbose          with --check-config: print the effective settings,\n"
+        "                         secrets masked\n"
+        "  -V, --version          print the version and the source commit\n"
+        "      --settings-markdown\n"
+        "                         print the settings reference table (docs/settings.md)\n"
+        "  -h, --help             this help\n"
+        "\n"
+        "Signals: SIGHUP reloads the settings file, SIGTERM/SIGINT/SIGQUIT stop\n"
+        "gracefully (twice: at once).\n",
+        f);
+}
+
+/* For the options whose output is the point (--help, --version,
+ * --settings-markdown, --check-config): status, unless writing it to
+ * stdout failed (a full disk, a closed pipe), which is an error. */
+static int done_writing(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        (void)fputs("syncto: cannot write to standard output\n", stderr);
+        return 1;
+    }
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -59,13 +72,13 @@ int main(int argc, char **argv)
             break;
         case 'V':
             printf("syncto %s (commit %s)\n", SY_VERSION, SY_GIT_COMMIT);
-            return 0;
+            return done_writing(0);
         case OPT_MARKDOWN:
             sy_settings_write_markdown(stdout);
-            return 0;
+            return done_writing(0);
         case 'h':
             usage(stdout);
-            return 0;
+            return done_writing(0);
         default:
             usage(stderr);
             return 2;
@@ -79,7 +92,7 @@ int main(int argc, char **argv)
 
     /* Libraries with global state are initialised once, before fork(). */
     if (sodium_init() < 0) {
-        fputs("syncto: libsodium initialisation failed\n", stderr);
+        (void)fputs("syncto: libsodium initialisation failed\n", stderr);
         return 1;
     }
 
@@ -88,7 +101,7 @@ int main(int argc, char **argv)
     if (sy_settings_load(ini, &s, err, sizeof(err)) != SY_OK) {
         fprintf(stderr, "syncto: %s\n", err);
         if (check)
-            fputs("syncto: configuration check failed\n", stderr);
+            (void)fputs("syncto: configuration check failed\n", stderr);
         return 1;
     }
     if (check) {
@@ -96,7 +109,7 @@ int main(int argc, char **argv)
             sy_settings_dump(s, stdout);
         printf("syncto: configuration %s is ok\n", s->ini_path);
         sy_settings_free(s);
-        return 0;
+        return done_writing(0);
     }
 
     sy_http_global_init();         /* curl_global_init(), once, before any fork */

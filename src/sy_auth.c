@@ -19,7 +19,7 @@
 #include "sy_version.h"
 
 /* BrowserID assertions are a few KB; OAuth tokens are smaller. */
-#define CREDENTIAL_MAX (32 * 1024)
+#define CREDENTIAL_MAX ((size_t)32 * 1024)
 #define KEY_ID_MAX 128
 
 static const char client_state_alert[] =
@@ -223,6 +223,6 @@ sy_rc_t sy_auth_from_request(sy_request_t *req, sy_response_t *resp, sy_auth_t *
         sy_resp_set_header(req, resp, "Alert", client_state_alert);
     rc = sy_auth_parse(req->pool, &req->headers, bucket, bid, out, &message);
     if (rc != SY_OK)
-        sy_resp_error(req, resp, 401, 104, message, NULL);
+        sy_resp_error(req, resp, 401, SY_ERRNO_MISSING_AUTH_TOKEN, message, NULL);
     return rc;
 }

@@ -136,7 +136,7 @@ static int64_t known_deadline(sy_ctx_t *ctx, const char *host, int64_t now)
         return 0;
 
     snprintf(key, sizeof(key), "backoff_%s", host);
-    rc = sy_cache_get(ctx->cache, ctx->pool, key, &value);
+    rc = sy_cache_get(ctx->cache, ctx, ctx->pool, key, &value);
     if (rc == SY_OK) {
         long long v;
 
@@ -182,8 +182,9 @@ void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlis
     if (ctx != NULL && ctx->cache != NULL) {
         snprintf(key, sizeof(key), "backoff_%s", host);
         snprintf(value, sizeof(value), "%lld", (long long)deadline);
-        /* Best effort: when PostgreSQL is down only this process knows. */
-        (void)sy_cache_set(ctx->cache, key, value, (int64_t)delay * 1000);
+        /* Best effort: when PostgreSQL is down only this process knows
+         * (the cache has logged why). */
+        sy_rc_ignore(sy_cache_set(ctx->cache, ctx, key, value, (int64_t)delay * 1000));
     }
 }
 
@@ -194,18 +195,6 @@ long sy_backoff_remaining(sy_ctx_t *ctx, const char *host)
     if (host == NULL || strlen(host) >= MEMO_HOST_MAX)
         return 0;
     return seconds_left(known_deadline(ctx, host, now), now);
-}
-
-void sy_backoff_set_header(sy_request_t *req, sy_response_t *resp, long seconds)
-{
-    long current;
-
-    if (seconds <= 0)
-        return;
-    current = parse_seconds(sy_resp_header(resp, "Backoff"));
-    if (current >= seconds)
-        return;
-    sy_resp_set_header(req, resp, "Backoff", sy_psprintf(req->pool, "%ld", seconds));
 }
 
 /* authority of syncto.token_server_url, computed once per process (the
@@ -244,7 +233,7 @@ void sy_backoff_apply(sy_request_t *req, sy_response_t *resp)
         return;
     if (!tokenserver_host(ctx->settings, host, sizeof(host)))
         return;
-    sy_backoff_set_header(req, resp, sy_backoff_remaining(ctx, host));
+    sy_resp_backoff(req, resp, sy_backoff_remaining(ctx, host));
 }
 
 void sy_backoff_reset_memo(void)

@@ -17,12 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "syncto/sy_backoff.h"
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_json.h"
 #include "syncto/sy_kinto.h"
-#include "syncto/sy_router.h"
-#include "syncto/sy_views.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 #define DEFAULT_MAX_REQUESTS 25
@@ -36,6 +33,7 @@ typedef struct {
     session_t **sessions;
     size_t nsessions, cap;
     sy_view_job_t *deferred; /* set by the sub-request being dispatched */
+    sy_handler_fn dispatch;  /* the router's */
 } batch_t;
 
 /* One sub-request and what became of it. */
@@ -53,7 +51,8 @@ void sy_view_job_run(sy_view_job_t *job)
     if (sy_batch_defer(job))
         return;
     while (job->pending) {
-        sy_sync_perform(job->sync, &job->op, &job->res);
+        /* The outcome is in job->res too, which finish() maps. */
+        sy_rc_ignore(sy_sync_perform(job->sync, &job->op, &job->res));
         job->pending = false;
         job->finish(job);
     }
@@ -79,9 +78,9 @@ sy_sync_t *sy_batch_session(sy_request_t *req, const sy_auth_t *auth)
     }
     if (b->nsessions == b->cap) {
         size_t ncap = b->cap == 0 ? 4 : b->cap * 2;
-        session_t **n = sy_palloc(req->pool, ncap * sizeof(*n));
+        session_t **n = sy_palloc(req->pool, ncap * sizeof(session_t *));
         if (b->nsessions > 0)
-            memcpy(n, b->sessions, b->nsessions * sizeof(*n));
+            memcpy(n, b->sessions, b->nsessions * sizeof(session_t *));
         b->sessions = n;
         b->cap = ncap;
     }
@@ -169,6 +168,7 @@ static bool check_request(sy_pool_t *pool, json_object *r, const char *prefix, b
  * present in both: defaults never override a request's own values.
  * Headers are not merged here: their names compare case-insensitively
  * (dispatch() layers them). */
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the body's objects, 32 at most (json-c)
 static void merge_defaults(json_object *dst, json_object *src, bool top)
 {
     json_object_object_foreach (src, key, val) {
@@ -303,7 +303,7 @@ static void dispatch(sy_request_t *req, batch_t *b, json_object *r, json_object 
         sy_resp_invalid_param(c, cr, "querystring", NULL, "Invalid percent-encoding.");
         return;
     }
-    sy_router_dispatch(c, cr);
+    b->dispatch(c, cr);
     sub->job = b->deferred;
     b->deferred = NULL;
 }
@@ -330,6 +330,69 @@ static bool is_recursive(sy_pool_t *pool, json_object *r)
     while (n > 1 && p[n - 1] == '/')
         n--;
     return n == 6 && strncmp(p, "/batch", 6) == 0;
+}
+
+/* ---- the body as a whole --------------------------------------------- */
+
+static SY_MUST_CHECK sy_rc_t invalid_body(sy_kinto_invalid_t *err, const char *name,
+                                          const char *description)
+{
+    err->location = "body";
+    err->name = name;
+    err->description = description;
+    return SY_ERR_INVALID;
+}
+
+sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
+                       json_object **requests_out, json_object **defaults_out,
+                       sy_kinto_invalid_t *err)
+{
+    json_object *root, *requests = NULL, *defaults = NULL;
+    size_t n;
+    verr_t e = {NULL, NULL};
+
+    *requests_out = NULL;
+    *defaults_out = NULL;
+    root = sy_json_parse_pool(pool, body, len);
+    if (root == NULL)
+        return invalid_body(err, NULL, "Invalid JSON");
+    if (!json_object_is_type(root, json_type_object))
+        return invalid_body(err, NULL, "Should be an object");
+    {
+        json_object_object_foreach (root, key, val) {
+            if (strcmp(key, "requests") == 0)
+                requests = val;
+            else if (strcmp(key, "defaults") == 0)
+                defaults = val;
+            else
+                return invalid_body(err, sy_pstrdup(pool, key), "Unrecognized key");
+        }
+    }
+    if (!json_object_is_type(requests, json_type_array))
+        return invalid_body(err, "requests", requests == NULL ? "Required" : "Should be an array");
+    n = json_object_array_length(requests);
+    if (n > (size_t)max)
+        return SY_ERR_TOO_LARGE;
+    if (json_object_object_get_ex(root, "defaults", NULL) &&
+        !check_request(pool, defaults, "defaults", true, &e))
+        return invalid_body(err, e.name, e.description);
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(requests, i);
+        const char *prefix = sy_psprintf(pool, "requests.%zu", i);
+
+        if (!check_request(pool, r, prefix, defaults != NULL, &e))
+            return invalid_body(err, e.name, e.description);
+        if (defaults != NULL) {
+            merge_defaults(r, defaults, true);
+            if (!json_object_object_get_ex(r, "path", NULL))
+                return invalid_body(err, sy_psprintf(pool, "%s.path", prefix), "Required");
+        }
+        if (is_recursive(pool, r))
+            return invalid_body(err, "path", "Recursive call on /batch endpoint is forbidden.");
+    }
+    *requests_out = requests;
+    *defaults_out = defaults;
+    return SY_OK;
 }
 
 /* ---- running the deferred calls --------------------------------------- */
@@ -359,8 +422,8 @@ static void run_reads(sy_pool_t *pool, sy_view_job_t **jobs, size_t n)
             idx[m++] = j;
             done[j] = true;
         }
-        if (m == 1)
-            sy_sync_perform(jobs[i]->sync, &ops[0], &res[0]);
+        if (m == 1) /* the outcome is in res[0] too, for finish() */
+            sy_rc_ignore(sy_sync_perform(jobs[i]->sync, &ops[0], &res[0]));
         else
             sy_sync_perform_many(jobs[i]->sync, ops, res, m);
         for (size_t k = 0; k < m; k++)
@@ -381,7 +444,7 @@ static bool failed(const sub_t *s)
  * ended in a 5xx, or n. */
 static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
 {
-    sy_view_job_t **group = sy_palloc(pool, (n > 0 ? n : 1) * sizeof(*group));
+    sy_view_job_t **group = sy_palloc(pool, (n > 0 ? n : 1) * sizeof(sy_view_job_t *));
     size_t i = 0;
 
     while (i < n) {
@@ -396,7 +459,8 @@ static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
         if (!subs[i].job->read) {
             sy_view_job_t *job = subs[i].job;
             while (job->pending) {
-                sy_sync_perform(job->sync, &job->op, &job->res);
+                /* the outcome is in job->res too, for finish() */
+                sy_rc_ignore(sy_sync_perform(job->sync, &job->op, &job->res));
                 job->pending = false;
                 job->finish(job);
             }
@@ -433,7 +497,7 @@ static size_t execute(sy_pool_t *pool, sub_t *subs, size_t n)
 
 /* ---- the response ---------------------------------------------------- */
 
-static sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
+static SY_MUST_CHECK sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
 {
     sy_rc_t rc = sy_buf_append(out, "{", 1);
 
@@ -453,7 +517,7 @@ static sy_rc_t write_headers(sy_buf_t *out, const sy_response_t *r)
     return rc;
 }
 
-static sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
+static SY_MUST_CHECK sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
 {
     const sy_response_t *r = s->resp;
     size_t len = 0;
@@ -471,7 +535,7 @@ static sy_rc_t write_body(sy_buf_t *out, const sub_t *s)
     return sy_buf_append(out, "\"\"", 2);
 }
 
-static sy_rc_t write_responses(sy_buf_t *out, const sub_t *subs, size_t n)
+static SY_MUST_CHECK sy_rc_t write_responses(sy_buf_t *out, const sub_t *subs, size_t n)
 {
     sy_rc_t rc = sy_buf_appends(out, "{\"responses\":[");
 
@@ -514,7 +578,7 @@ static void fail_with(sy_request_t *req, sy_response_t *resp, const sub_t *s)
         sy_buf_reset(&resp->body);
         if (sy_buf_append(&resp->body, r->body.data != NULL ? r->body.data : "", r->body.len) !=
             SY_OK)
-            sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+            sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
     } else {
         sy_resp_empty(req, resp, r->status);
     }
@@ -538,7 +602,7 @@ static void carry_advice(sy_request_t *req, sy_response_t *resp, const sub_t *su
     }
     if (alert != NULL)
         sy_resp_set_header(req, resp, "Alert", alert);
-    sy_backoff_set_header(req, resp, backoff);
+    sy_resp_backoff(req, resp, backoff);
 }
 
 /* 400 "requests in body: Number of requests is limited to N", the text
@@ -555,86 +619,39 @@ static void too_many(sy_request_t *req, sy_response_t *resp, int max)
     json_object_object_add(d, "name", json_object_new_string("requests"));
     json_object_object_add(d, "description", json_object_new_string(desc));
     json_object_array_add(details, d);
-    sy_resp_error(req, resp, 400, 107, sy_psprintf(req->pool, "requests in body: %s", desc),
-                  details);
+    sy_resp_error(req, resp, 400, SY_ERRNO_INVALID_PARAMETERS,
+                  sy_psprintf(req->pool, "requests in body: %s", desc), details);
 }
 
-void sy_view_batch(sy_request_t *req, sy_response_t *resp)
+void sy_view_batch(sy_request_t *req, sy_response_t *resp, sy_handler_fn router)
 {
     const sy_settings_t *s = req->ctx != NULL ? req->ctx->settings : NULL;
     int max = s != NULL && s->batch_max_requests > 0 ? s->batch_max_requests : DEFAULT_MAX_REQUESTS;
-    json_object *root, *requests = NULL, *defaults = NULL;
+    json_object *requests = NULL, *defaults = NULL;
     batch_t *b;
     sub_t *subs;
     size_t n, failed_at;
-    verr_t e = {NULL, NULL};
+    sy_kinto_invalid_t err = {NULL, NULL, NULL};
+    sy_rc_t rc;
 
     if (req->batch != NULL) { /* cannot happen: the batch refuses itself */
         sy_resp_invalid_param(req, resp, "body", "path",
                               "Recursive call on /batch endpoint is forbidden.");
         return;
     }
-    root = sy_json_parse_pool(req->pool, req->body, req->body_len);
-    if (root == NULL) {
-        sy_resp_invalid_param(req, resp, "body", NULL, "Invalid JSON");
-        return;
-    }
-    if (!json_object_is_type(root, json_type_object)) {
-        sy_resp_invalid_param(req, resp, "body", NULL, "Should be an object");
-        return;
-    }
-    {
-        json_object_object_foreach (root, key, val) {
-            if (strcmp(key, "requests") == 0) {
-                requests = val;
-            } else if (strcmp(key, "defaults") == 0) {
-                defaults = val;
-            } else {
-                sy_resp_invalid_param(req, resp, "body", sy_pstrdup(req->pool, key),
-                                      "Unrecognized key");
-                return;
-            }
-        }
-    }
-    if (!json_object_is_type(requests, json_type_array)) {
-        sy_resp_invalid_param(req, resp, "body", "requests",
-                              requests == NULL ? "Required" : "Should be an array");
-        return;
-    }
-    n = json_object_array_length(requests);
-    if (n > (size_t)max) {
+    rc = sy_batch_parse(req->pool, req->body, req->body_len, max, &requests, &defaults, &err);
+    if (rc == SY_ERR_TOO_LARGE) {
         too_many(req, resp, max);
         return;
     }
-    if (json_object_object_get_ex(root, "defaults", NULL) &&
-        !check_request(req->pool, defaults, "defaults", true, &e)) {
-        sy_resp_invalid_param(req, resp, "body", e.name, e.description);
+    if (rc != SY_OK) {
+        sy_resp_invalid_param(req, resp, err.location, err.name, err.description);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_object *r = json_object_array_get_idx(requests, i);
-        const char *prefix = sy_psprintf(req->pool, "requests.%zu", i);
-
-        if (!check_request(req->pool, r, prefix, defaults != NULL, &e)) {
-            sy_resp_invalid_param(req, resp, "body", e.name, e.description);
-            return;
-        }
-        if (defaults != NULL) {
-            merge_defaults(r, defaults, true);
-            if (!json_object_object_get_ex(r, "path", NULL)) {
-                sy_resp_invalid_param(req, resp, "body", sy_psprintf(req->pool, "%s.path", prefix),
-                                      "Required");
-                return;
-            }
-        }
-        if (is_recursive(req->pool, r)) {
-            sy_resp_invalid_param(req, resp, "body", "path",
-                                  "Recursive call on /batch endpoint is forbidden.");
-            return;
-        }
-    }
+    n = json_object_array_length(requests);
 
     b = sy_pcalloc(req->pool, sizeof(*b));
+    b->dispatch = router;
     subs = sy_pcalloc(req->pool, (n > 0 ? n : 1) * sizeof(*subs));
     for (size_t i = 0; i < n; i++)
         dispatch(req, b, json_object_array_get_idx(requests, i), defaults, &subs[i]);
@@ -649,7 +666,7 @@ void sy_view_batch(sy_request_t *req, sy_response_t *resp)
     sy_buf_reset(&resp->body);
     sy_resp_set_header(req, resp, "Content-Type", JSON_CT);
     if (write_responses(&resp->body, subs, n) != SY_OK) {
-        sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+        sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
         return;
     }
     carry_advice(req, resp, subs, n);

@@ -17,6 +17,12 @@ void sy_buf_init(sy_buf_t *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->no_secret = false;
+}
+
+void sy_buf_no_secret(sy_buf_t *b)
+{
+    b->no_secret = true;
 }
 
 static void buf_cleanup(void *data)
@@ -30,15 +36,43 @@ void sy_buf_init_pooled(sy_buf_t *b, sy_pool_t *pool, size_t max)
     sy_pool_cleanup_add(pool, buf_cleanup, b);
 }
 
+/* Moves b to a block of ncap bytes (ncap > b->len). A no-secret buffer is
+ * simply realloc'ed (glibc moves a large mmap'ed block with mremap, without
+ * copying); any other is copied to a new block and the old one is wiped
+ * before it is released (it may hold secrets). */
+static void move_to(sy_buf_t *b, size_t ncap)
+{
+    char *nd;
+
+    if (b->no_secret) {
+        nd = realloc(b->data, ncap);
+        if (nd == NULL)
+            sy_pool_oom(ncap);
+        if (b->data == NULL)
+            nd[0] = '\0';
+    } else {
+        nd = malloc(ncap);
+        if (nd == NULL)
+            sy_pool_oom(ncap);
+        if (b->data != NULL) {
+            memcpy(nd, b->data, b->len + 1);
+            sodium_memzero(b->data, b->cap);
+            free(b->data);
+        } else {
+            nd[0] = '\0';
+        }
+    }
+    b->data = nd;
+    b->cap = ncap;
+}
+
 /* Makes room for `extra` more bytes plus the terminating NUL. The caller has
  * already checked len + extra <= max. Growth doubles, bounded by max + 1, so
- * old contents are moved at most log2(max) times. The old block is wiped
- * before it is released (buffers may hold secrets). */
+ * old contents are moved at most log2(max) times. */
 static void grow(sy_buf_t *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     size_t ncap;
-    char *nd;
 
     if (need <= b->cap)
         return;
@@ -49,18 +83,40 @@ static void grow(sy_buf_t *b, size_t extra)
         ncap = b->max + 1;
     if (ncap < need)
         ncap = need;
-    nd = malloc(ncap);
-    if (nd == NULL)
-        sy_pool_oom(ncap);
-    if (b->data != NULL) {
-        memcpy(nd, b->data, b->len + 1);
-        sodium_memzero(b->data, b->cap);
-        free(b->data);
-    } else {
-        nd[0] = '\0';
-    }
-    b->data = nd;
-    b->cap = ncap;
+    move_to(b, ncap);
+}
+
+void sy_buf_reserve(sy_buf_t *b, size_t n)
+{
+    if (b->len > b->max)
+        return;
+    if (n > b->max - b->len)
+        n = b->max - b->len;
+    if (b->len + n + 1 > b->cap)
+        move_to(b, b->len + n + 1);
+}
+
+/* Spare capacity above which a no-secret buffer is shrunk before it is
+ * handed over: below it, the realloc is not worth a call. */
+#define GIVE_SHRINK_SLACK ((size_t)64 * 1024)
+
+char *sy_buf_give_to_pool(sy_buf_t *b, sy_pool_t *pool)
+{
+    sy_buf_t *kept;
+    char *data;
+
+    if (b->data == NULL)
+        return sy_pstrdup(pool, "");
+    if (b->no_secret && b->cap - (b->len + 1) > GIVE_SHRINK_SLACK)
+        move_to(b, b->len + 1);
+    kept = sy_palloc(pool, sizeof(*kept));
+    *kept = *b;
+    sy_pool_cleanup_add(pool, buf_cleanup, kept);
+    data = b->data;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return data;
 }
 
 sy_rc_t sy_buf_append(sy_buf_t *b, const void *p, size_t n)
@@ -127,7 +183,8 @@ void sy_buf_free(sy_buf_t *b)
     if (b == NULL)
         return;
     if (b->data != NULL) {
-        sodium_memzero(b->data, b->cap);
+        if (!b->no_secret)
+            sodium_memzero(b->data, b->cap);
         free(b->data);
     }
     b->data = NULL;

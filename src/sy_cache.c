@@ -76,8 +76,13 @@ typedef struct {
 static const Oid set_types[] = {0, 0, INT8_OID};
 
 static const stmt_t stmts[] = {
-    {"sy_cache_get", "SELECT value FROM cache WHERE key = $1 AND (ttl IS NULL OR ttl > now())", 1,
-     NULL},
+    /* The second column is what the row has left, in whole milliseconds
+     * rounded down (-1: no expiry), for copies that must not outlive it. */
+    {"sy_cache_get",
+     "SELECT value, CASE WHEN ttl IS NULL THEN -1 "
+     "ELSE floor(extract(epoch FROM ttl - now()) * 1000)::bigint END "
+     "FROM cache WHERE key = $1 AND (ttl IS NULL OR ttl > now())",
+     1, NULL},
     {"sy_cache_set",
      "INSERT INTO cache (key, value, ttl) VALUES ($1, $2, now() + $3 * interval '1 millisecond') "
      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ttl = EXCLUDED.ttl",
@@ -337,7 +342,7 @@ static const char escapes_to[] = "\"\\/\b\f\n\r\t";
 
 /* Decodes a stored JSON string literal into pool. SY_ERR_INVALID when s is
  * not exactly one JSON string (or holds \u0000). */
-static sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
+static SY_MUST_CHECK sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
 {
     char *out;
     size_t o = 0;
@@ -386,6 +391,16 @@ static sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **v
     return SY_OK;
 }
 
+char *sy_cache_value_quote(const char *value, size_t len)
+{
+    return json_quote(value, len);
+}
+
+sy_rc_t sy_cache_value_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
+{
+    return json_unquote(pool, s, len, value);
+}
+
 /* --- the pool --- */
 
 static slot_t *pick_free(sy_cache_t *c)
@@ -417,7 +432,8 @@ static void deadline_in(struct timespec *deadline, int ms)
 }
 
 /* Checks a slot out, waiting at most wait_ms for one to be free. */
-static sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
+static SY_MUST_CHECK sy_rc_t acquire_within(sy_cache_t *c, const sy_ctx_t *ctx, int wait_ms,
+                                            slot_t **out)
 {
     struct timespec deadline;
     slot_t *s;
@@ -435,17 +451,17 @@ static sy_rc_t acquire_within(sy_cache_t *c, int wait_ms, slot_t **out)
     pthread_mutex_unlock(&c->mu);
 
     if (s == NULL) {
-        sy_log_warn(NULL, "cache: no free PostgreSQL connection within %d ms (pool of %d)", wait_ms,
-                    c->nslots);
+        sy_log_ctx_warn(ctx, "cache: no free PostgreSQL connection within %d ms (pool of %d)",
+                        wait_ms, c->nslots);
         return SY_ERR_DB;
     }
     *out = s;
     return SY_OK;
 }
 
-static sy_rc_t acquire(sy_cache_t *c, slot_t **out)
+static SY_MUST_CHECK sy_rc_t acquire(sy_cache_t *c, const sy_ctx_t *ctx, slot_t **out)
 {
-    return acquire_within(c, ACQUIRE_TIMEOUT_MS, out);
+    return acquire_within(c, ctx, ACQUIRE_TIMEOUT_MS, out);
 }
 
 /* Returns s to the pool. Every waiter is woken: some wait for any slot,
@@ -465,14 +481,14 @@ static void reset_slot(slot_t *s)
     s->conn = NULL;
 }
 
-static PGconn *open_conn(const char *url)
+static PGconn *open_conn(const sy_ctx_t *ctx, const char *url)
 {
     char err[512];
     PGconn *conn =
         sy_cache_pq_connect(url, CONNECT_TIMEOUT_S, SESSION_OPTIONS, "syncto", err, sizeof(err));
 
     if (conn == NULL) {
-        sy_log_error(NULL, "cache: cannot connect to PostgreSQL: %s", err);
+        sy_log_ctx_error(ctx, "cache: cannot connect to PostgreSQL: %s", err);
         return NULL;
     }
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
@@ -483,9 +499,9 @@ static PGconn *open_conn(const char *url)
             const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
             one_line(err, sizeof(err), msg ? msg : PQerrorMessage(conn), NULL);
-            sy_log_error(NULL,
-                         "cache: PostgreSQL rejected statement %s (was syncto-migrate run?): %s",
-                         stmts[i].name, err);
+            sy_log_ctx_error(
+                ctx, "cache: PostgreSQL rejected statement %s (was syncto-migrate run?): %s",
+                stmts[i].name, err);
             PQclear(res);
             PQfinish(conn);
             return NULL;
@@ -498,7 +514,7 @@ static PGconn *open_conn(const char *url)
 /* Makes sure s has a usable connection. While PostgreSQL is down, at most one
  * thread tries to reconnect, at most once per FAIL_FAST_MS; the others get
  * SY_ERR_DB at once, so requests keep being answered quickly. */
-static sy_rc_t ensure_conn(sy_cache_t *c, slot_t *s, bool *fresh)
+static SY_MUST_CHECK sy_rc_t ensure_conn(sy_cache_t *c, const sy_ctx_t *ctx, slot_t *s, bool *fresh)
 {
     bool probe = false;
     PGconn *conn;
@@ -518,7 +534,7 @@ static sy_rc_t ensure_conn(sy_cache_t *c, slot_t *s, bool *fresh)
     }
     pthread_mutex_unlock(&c->mu);
 
-    conn = open_conn(c->url);
+    conn = open_conn(ctx, c->url);
 
     pthread_mutex_lock(&c->mu);
     if (probe)
@@ -557,8 +573,9 @@ static bool conn_broken(PGconn *conn, const PGresult *res)
  * connection found broken is closed; if it was an old one and retry is set,
  * the statement is sent once more on a new connection (every statement here
  * is idempotent). On SY_OK *out holds the result, which the caller clears. */
-static sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql, int nparams,
-                   const char *const *params, bool retry, PGresult **out)
+static SY_MUST_CHECK sy_rc_t run(sy_cache_t *c, const sy_ctx_t *ctx, slot_t *s, const char *name,
+                                 const char *sql, int nparams, const char *const *params,
+                                 bool retry, PGresult **out)
 {
     for (int attempt = 0;; attempt++) {
         PGresult *res;
@@ -566,7 +583,7 @@ static sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql, 
         const char *st_field, *msg;
         char line[512], state[6];
         bool fresh, broken;
-        sy_rc_t rc = ensure_conn(c, s, &fresh);
+        sy_rc_t rc = ensure_conn(c, ctx, s, &fresh);
 
         if (rc != SY_OK)
             return rc;
@@ -589,19 +606,19 @@ static sy_rc_t run(sy_cache_t *c, slot_t *s, const char *name, const char *sql, 
         PQclear(res);
         if (!broken) {
             /* 55P03: a lock wait ran out, which the caller reports itself */
-            sy_log(strcmp(state, "55P03") == 0 ? SY_LOG_DEBUG : SY_LOG_WARNING, NULL,
-                   "cache: %s failed (SQLSTATE %s): %s", name ? name : "query", state, line);
+            sy_log_ctx(strcmp(state, "55P03") == 0 ? SY_LOG_DEBUG : SY_LOG_WARNING, ctx,
+                       "cache: %s failed (SQLSTATE %s): %s", name ? name : "query", state, line);
             return SY_ERR_DB;
         }
-        sy_log_warn(NULL, "cache: PostgreSQL connection lost during %s (SQLSTATE %s): %s",
-                    name ? name : "query", state, line);
+        sy_log_ctx_warn(ctx, "cache: PostgreSQL connection lost during %s (SQLSTATE %s): %s",
+                        name ? name : "query", state, line);
         reset_slot(s);
         if (fresh || attempt > 0 || !retry)
             return SY_ERR_DB;
     }
 }
 
-static sy_rc_t check_key(const char *key)
+static SY_MUST_CHECK sy_rc_t check_key(const char *key)
 {
     if (key == NULL || key[0] == '\0' || strlen(key) > SY_CACHE_KEY_MAX)
         return SY_ERR_INVALID;
@@ -666,7 +683,7 @@ void sy_cache_free(sy_cache_t *c)
 }
 
 /* Deletes expired rows on slot s at most once per PURGE_EVERY_MS per process. */
-static void maybe_purge(sy_cache_t *c, slot_t *s)
+static void maybe_purge(sy_cache_t *c, const sy_ctx_t *ctx, slot_t *s)
 {
     int64_t now = now_ms();
     bool due;
@@ -677,19 +694,20 @@ static void maybe_purge(sy_cache_t *c, slot_t *s)
     if (due)
         c->last_purge_ms = now;
     pthread_mutex_unlock(&c->mu);
-    if (due && run(c, s, "sy_cache_purge", NULL, 0, NULL, false, &res) == SY_OK)
+    if (due && run(c, ctx, s, "sy_cache_purge", NULL, 0, NULL, false, &res) == SY_OK)
         PQclear(res);
 }
 
-/* The lookup of sy_cache_get on slot s. */
-static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key, bool retry,
-                      char **value)
+/* The lookup of sy_cache_get on slot s; the row's time left in *ttl_ms
+ * when ttl_ms is not NULL. */
+static SY_MUST_CHECK sy_rc_t get_on(sy_cache_t *c, const sy_ctx_t *ctx, slot_t *s, sy_pool_t *pool,
+                                    const char *key, bool retry, char **value, int64_t *ttl_ms)
 {
     const char *params[1] = {key};
     PGresult *res = NULL;
     sy_rc_t rc;
 
-    rc = run(c, s, "sy_cache_get", NULL, 1, params, retry, &res);
+    rc = run(c, ctx, s, "sy_cache_get", NULL, 1, params, retry, &res);
     if (rc != SY_OK)
         goto done;
     if (PQntuples(res) == 0) {
@@ -698,9 +716,16 @@ static sy_rc_t get_on(sy_cache_t *c, slot_t *s, sy_pool_t *pool, const char *key
     }
     rc = json_unquote(pool, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), value);
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "cache: value under %.*s... is not a JSON string; taken as a miss",
-                    key_prefix_len(key), key);
+        sy_log_ctx_warn(ctx, "cache: value under %.*s... is not a JSON string; taken as a miss",
+                        key_prefix_len(key), key);
         rc = SY_ERR_NOT_FOUND;
+        goto done;
+    }
+    if (ttl_ms != NULL) {
+        char *end;
+        long long left = strtoll(PQgetvalue(res, 0, 1), &end, 10);
+
+        *ttl_ms = *end == '\0' && left >= -1 ? (int64_t)left : 0;
     }
 
 done:
@@ -709,8 +734,8 @@ done:
 }
 
 /* The upsert of sy_cache_set on slot s; the caller checked the arguments. */
-static sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *value, int64_t ttl_ms,
-                      bool retry)
+static SY_MUST_CHECK sy_rc_t set_on(sy_cache_t *c, const sy_ctx_t *ctx, slot_t *s, const char *key,
+                                    const char *value, int64_t ttl_ms, bool retry)
 {
     char ttl[24];
     const char *params[3];
@@ -725,14 +750,15 @@ static sy_rc_t set_on(sy_cache_t *c, slot_t *s, const char *key, const char *val
     params[0] = key;
     params[1] = quoted;
     params[2] = ttl;
-    rc = run(c, s, "sy_cache_set", NULL, 3, params, retry, &res);
+    rc = run(c, ctx, s, "sy_cache_set", NULL, 3, params, retry, &res);
     PQclear(res);
     sodium_memzero(quoted, qlen);
     free(quoted);
     return rc;
 }
 
-static sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char *key, char **value)
+static SY_MUST_CHECK sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char *key,
+                                       char **value)
 {
     if (value != NULL)
         *value = NULL;
@@ -741,7 +767,8 @@ static sy_rc_t check_get(const sy_cache_t *c, const sy_pool_t *pool, const char 
     return check_key(key);
 }
 
-static sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms)
+static SY_MUST_CHECK sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value,
+                                       int64_t ttl_ms)
 {
     sy_rc_t rc;
 
@@ -753,7 +780,14 @@ static sy_rc_t check_set(const sy_cache_t *c, const char *key, const char *value
     return strlen(value) > SY_CACHE_VALUE_MAX ? SY_ERR_TOO_LARGE : SY_OK;
 }
 
-sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **value)
+sy_rc_t sy_cache_get(sy_cache_t *c, const sy_ctx_t *ctx, sy_pool_t *pool, const char *key,
+                     char **value)
+{
+    return sy_cache_get_ttl(c, ctx, pool, key, value, NULL);
+}
+
+sy_rc_t sy_cache_get_ttl(sy_cache_t *c, const sy_ctx_t *ctx, sy_pool_t *pool, const char *key,
+                         char **value, int64_t *ttl_ms)
 {
     slot_t *s = NULL;
     sy_rc_t rc;
@@ -761,17 +795,18 @@ sy_rc_t sy_cache_get(sy_cache_t *c, sy_pool_t *pool, const char *key, char **val
     rc = check_get(c, pool, key, value);
     if (rc != SY_OK)
         return rc;
-    rc = acquire(c, &s);
+    rc = acquire(c, ctx, &s);
     if (rc != SY_OK)
         return rc;
-    rc = get_on(c, s, pool, key, true, value);
+    rc = get_on(c, ctx, s, pool, key, true, value, ttl_ms);
     if (s->conn != NULL)
-        maybe_purge(c, s);
+        maybe_purge(c, ctx, s);
     release(c, s);
     return rc;
 }
 
-sy_rc_t sy_cache_set(sy_cache_t *c, const char *key, const char *value, int64_t ttl_ms)
+sy_rc_t sy_cache_set(sy_cache_t *c, const sy_ctx_t *ctx, const char *key, const char *value,
+                     int64_t ttl_ms)
 {
     slot_t *s = NULL;
     sy_rc_t rc;
@@ -779,15 +814,15 @@ sy_rc_t sy_cache_set(sy_cache_t *c, const char *key, const char *value, int64_t 
     rc = check_set(c, key, value, ttl_ms);
     if (rc != SY_OK)
         return rc;
-    rc = acquire(c, &s);
+    rc = acquire(c, ctx, &s);
     if (rc != SY_OK)
         return rc;
-    rc = set_on(c, s, key, value, ttl_ms, true);
+    rc = set_on(c, ctx, s, key, value, ttl_ms, true);
     release(c, s);
     return rc;
 }
 
-sy_rc_t sy_cache_delete(sy_cache_t *c, const char *key)
+sy_rc_t sy_cache_delete(sy_cache_t *c, const sy_ctx_t *ctx, const char *key)
 {
     const char *params[1] = {key};
     PGresult *res = NULL;
@@ -799,16 +834,16 @@ sy_rc_t sy_cache_delete(sy_cache_t *c, const char *key)
     rc = check_key(key);
     if (rc != SY_OK)
         return rc;
-    rc = acquire(c, &s);
+    rc = acquire(c, ctx, &s);
     if (rc != SY_OK)
         return rc;
-    rc = run(c, s, "sy_cache_delete", NULL, 1, params, true, &res);
+    rc = run(c, ctx, s, "sy_cache_delete", NULL, 1, params, true, &res);
     PQclear(res);
     release(c, s);
     return rc;
 }
 
-sy_rc_t sy_cache_purge(sy_cache_t *c, long *n)
+sy_rc_t sy_cache_purge(sy_cache_t *c, const sy_ctx_t *ctx, long *n)
 {
     PGresult *res = NULL;
     slot_t *s = NULL;
@@ -818,10 +853,10 @@ sy_rc_t sy_cache_purge(sy_cache_t *c, long *n)
         *n = 0;
     if (c == NULL)
         return SY_ERR_INVALID;
-    rc = acquire(c, &s);
+    rc = acquire(c, ctx, &s);
     if (rc != SY_OK)
         return rc;
-    rc = run(c, s, "sy_cache_purge", NULL, 0, NULL, true, &res);
+    rc = run(c, ctx, s, "sy_cache_purge", NULL, 0, NULL, true, &res);
     if (rc == SY_OK && n != NULL) {
         char *end;
         long v = strtol(PQcmdTuples(res), &end, 10);
@@ -833,16 +868,16 @@ sy_rc_t sy_cache_purge(sy_cache_t *c, long *n)
     return rc;
 }
 
-bool sy_cache_ping(sy_cache_t *c)
+bool sy_cache_ping(sy_cache_t *c, const sy_ctx_t *ctx)
 {
     char key[64];
 
     if (c == NULL)
         return false;
     snprintf(key, sizeof(key), "heartbeat_%ld", (long)getpid());
-    if (sy_cache_set(c, key, "ok", PING_TTL_MS) != SY_OK)
+    if (sy_cache_set(c, ctx, key, "ok", PING_TTL_MS) != SY_OK)
         return false;
-    return sy_cache_delete(c, key) == SY_OK;
+    return sy_cache_delete(c, ctx, key) == SY_OK;
 }
 
 /* A lock record for key on slot s (NULL: none), registered in c->locks.
@@ -890,7 +925,8 @@ static void lock_check(sy_cache_lock_t *l)
         l->lost = true;
 }
 
-sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_lock_t **lock)
+sy_rc_t sy_cache_lock(sy_cache_t *c, const sy_ctx_t *ctx, const char *key, int timeout_ms,
+                      sy_cache_lock_t **lock)
 {
     const char *params[1] = {key};
     char sql[128];
@@ -905,12 +941,12 @@ sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_l
     rc = check_key(key);
     if (rc != SY_OK)
         return rc;
-    rc = acquire(c, &s);
+    rc = acquire(c, ctx, &s);
     if (rc != SY_OK)
         return rc;
 
     if (timeout_ms <= 0) {
-        rc = run(c, s, "sy_cache_trylock", NULL, 1, params, true, &res);
+        rc = run(c, ctx, s, "sy_cache_trylock", NULL, 1, params, true, &res);
         if (rc == SY_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
             rc = SY_ERR_DB; /* held elsewhere */
         PQclear(res);
@@ -921,18 +957,18 @@ sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_l
      * is raised above it for this one statement, then both are restored. */
     snprintf(sql, sizeof(sql), "SET lock_timeout = %d; SET statement_timeout = %d", timeout_ms,
              timeout_ms > INT32_MAX - 1000 ? INT32_MAX : timeout_ms + 1000);
-    rc = run(c, s, NULL, sql, 0, NULL, true, &res);
+    rc = run(c, ctx, s, NULL, sql, 0, NULL, true, &res);
     PQclear(res);
     res = NULL;
     if (rc != SY_OK)
         goto done;
     /* No retry here: a new session would not carry the SET above. */
-    rc = run(c, s, "sy_cache_lock", NULL, 1, params, false, &res);
+    rc = run(c, ctx, s, "sy_cache_lock", NULL, 1, params, false, &res);
     PQclear(res);
     res = NULL;
     if (s->conn != NULL) {
-        sy_rc_t rc2 =
-            run(c, s, NULL, "RESET lock_timeout; RESET statement_timeout", 0, NULL, false, &res);
+        sy_rc_t rc2 = run(c, ctx, s, NULL, "RESET lock_timeout; RESET statement_timeout", 0, NULL,
+                          false, &res);
 
         PQclear(res);
         if (rc2 != SY_OK && rc == SY_OK) {
@@ -942,8 +978,8 @@ sy_rc_t sy_cache_lock(sy_cache_t *c, const char *key, int timeout_ms, sy_cache_l
         }
     }
     if (rc != SY_OK)
-        sy_log_info(NULL, "cache: lock on %.*s... not acquired within %d ms", key_prefix_len(key),
-                    key, timeout_ms);
+        sy_log_ctx_info(ctx, "cache: lock on %.*s... not acquired within %d ms",
+                        key_prefix_len(key), key, timeout_ms);
 
 done:
     if (rc != SY_OK) {
@@ -957,7 +993,8 @@ done:
     return SY_OK;
 }
 
-sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock, bool *busy)
+sy_rc_t sy_cache_trylock(sy_cache_t *c, const sy_ctx_t *ctx, const char *key,
+                         sy_cache_lock_t **lock, bool *busy)
 {
     const char *params[1] = {key};
     struct timespec deadline;
@@ -1013,15 +1050,15 @@ sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock,
         return SY_ERR_DB;
     }
     if (s == NULL) {
-        sy_log_debug(NULL,
-                     "cache: no connection to lock %.*s... with (%d of %d keep locks); "
-                     "locked in this process only",
-                     key_prefix_len(key), key, held, c->locks_max);
+        sy_log_ctx_debug(ctx,
+                         "cache: no connection to lock %.*s... with (%d of %d keep locks); "
+                         "locked in this process only",
+                         key_prefix_len(key), key, held, c->locks_max);
         *lock = l;
         return SY_OK;
     }
 
-    rc = run(c, s, "sy_cache_trylock", NULL, 1, params, true, &res);
+    rc = run(c, ctx, s, "sy_cache_trylock", NULL, 1, params, true, &res);
     got = rc == SY_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     if (rc == SY_OK && !got)
         *busy = true; /* another session has it */
@@ -1045,8 +1082,14 @@ sy_rc_t sy_cache_trylock(sy_cache_t *c, const char *key, sy_cache_lock_t **lock,
     return SY_OK;
 }
 
-sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool, const char *key,
-                          char **value)
+sy_rc_t sy_cache_lock_get(sy_cache_t *c, const sy_ctx_t *ctx, sy_cache_lock_t *lock,
+                          sy_pool_t *pool, const char *key, char **value)
+{
+    return sy_cache_lock_get_ttl(c, ctx, lock, pool, key, value, NULL);
+}
+
+sy_rc_t sy_cache_lock_get_ttl(sy_cache_t *c, const sy_ctx_t *ctx, sy_cache_lock_t *lock,
+                              sy_pool_t *pool, const char *key, char **value, int64_t *ttl_ms)
 {
     slot_t *s = NULL;
     sy_rc_t rc;
@@ -1055,22 +1098,22 @@ sy_rc_t sy_cache_lock_get(sy_cache_t *c, sy_cache_lock_t *lock, sy_pool_t *pool,
     if (rc != SY_OK)
         return rc;
     if (lock == NULL || lock->slot == NULL) {
-        rc = acquire_within(c, SHORT_ACQUIRE_MS, &s);
+        rc = acquire_within(c, ctx, SHORT_ACQUIRE_MS, &s);
         if (rc != SY_OK)
             return rc;
-        rc = get_on(c, s, pool, key, true, value);
+        rc = get_on(c, ctx, s, pool, key, true, value, ttl_ms);
         release(c, s);
         return rc;
     }
     /* No retry on a new session: that one would not hold the lock. */
     lock_check(lock);
-    rc = get_on(c, lock->slot, pool, key, false, value);
+    rc = get_on(c, ctx, lock->slot, pool, key, false, value, ttl_ms);
     lock_check(lock);
     return rc;
 }
 
-sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key, const char *value,
-                          int64_t ttl_ms)
+sy_rc_t sy_cache_lock_set(sy_cache_t *c, const sy_ctx_t *ctx, sy_cache_lock_t *lock,
+                          const char *key, const char *value, int64_t ttl_ms)
 {
     slot_t *s = NULL;
     sy_rc_t rc;
@@ -1079,20 +1122,20 @@ sy_rc_t sy_cache_lock_set(sy_cache_t *c, sy_cache_lock_t *lock, const char *key,
     if (rc != SY_OK)
         return rc;
     if (lock == NULL || lock->slot == NULL) {
-        rc = acquire_within(c, SHORT_ACQUIRE_MS, &s);
+        rc = acquire_within(c, ctx, SHORT_ACQUIRE_MS, &s);
         if (rc != SY_OK)
             return rc;
-        rc = set_on(c, s, key, value, ttl_ms, true);
+        rc = set_on(c, ctx, s, key, value, ttl_ms, true);
         release(c, s);
         return rc;
     }
     lock_check(lock);
-    rc = set_on(c, lock->slot, key, value, ttl_ms, false);
+    rc = set_on(c, ctx, lock->slot, key, value, ttl_ms, false);
     lock_check(lock);
     return rc;
 }
 
-void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock)
+void sy_cache_unlock(sy_cache_t *c, const sy_ctx_t *ctx, sy_cache_lock_t *lock)
 {
     const char *params[1];
     PGresult *res = NULL;
@@ -1107,10 +1150,11 @@ void sy_cache_unlock(sy_cache_t *c, sy_cache_lock_t *lock)
         lock_check(lock);
         if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK)
             reset_slot(s);
-        if (!lock->lost && run(c, s, "sy_cache_unlock", NULL, 1, params, false, &res) == SY_OK) {
+        if (!lock->lost &&
+            run(c, ctx, s, "sy_cache_unlock", NULL, 1, params, false, &res) == SY_OK) {
             if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-                sy_log_warn(NULL, "cache: lock on %.*s... was not held at unlock",
-                            key_prefix_len(lock->key), lock->key);
+                sy_log_ctx_warn(ctx, "cache: lock on %.*s... was not held at unlock",
+                                key_prefix_len(lock->key), lock->key);
             PQclear(res);
         }
     }

@@ -14,7 +14,14 @@
  * cache key; the others wait for it, then find the row it stored. The holder
  * looks again and stores on the connection that holds the lock: a miss
  * needs one pooled connection, never two, so many new users at once cannot
- * leave every connection held by a thread that waits for another one. */
+ * leave every connection held by a thread that waits for another one.
+ *
+ * Why a copy in the worker's memory in front of it all: a hit in
+ * PostgreSQL is still a round trip per request. The copy is filled only
+ * from what PostgreSQL holds (a row read, an answer it accepted), lives no
+ * longer than the row and at most a minute, and a Sync 401 drops it with
+ * the row; PostgreSQL stays what the workers share (docs/internals/cache.md,
+ * "The in-memory layer"). */
 #include "syncto/sy_credentials.h"
 
 #include <errno.h>
@@ -26,7 +33,9 @@
 
 #include "syncto/sy_cache.h"
 #include "syncto/sy_crypto.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
+#include "syncto/sy_memcache.h"
 #include "syncto/sy_statsd.h"
 #include "syncto/sy_ts.h"
 
@@ -63,6 +72,7 @@ void sy_credentials_cache_key(const char *secret, const sy_auth_t *auth, char *o
         n = (size_t)snprintf(msg, len + 1, "bearer\n%s\n%s", kid, cred);
     else
         n = (size_t)snprintf(msg, len + 1, "%s\n%s", cred, cs);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): the hex digits and the NUL follow
     memcpy(out, SY_CREDENTIALS_KEY_PREFIX, strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_hmac_sha256_hex(secret, strlen(secret), msg, n, out + strlen(SY_CREDENTIALS_KEY_PREFIX));
     sy_secure_free(msg, len + 1);
@@ -88,19 +98,32 @@ static bool fragment_exp(const char *s, size_t n, double *exp)
     text[n] = '\0';
     len = sy_b64url_decode(text, raw, n);
     if (len > 0) {
+        /* As json_tokener_parse() would, through a tokener that leaves no
+         * copy of the credential behind (sy_json.h). */
+        json_tokener *tok = sy_json_tokener_new_secret((size_t)len);
+
         raw[len] = '\0';
-        o = json_tokener_parse((const char *)raw);
-        if (o != NULL && json_object_is_type(o, json_type_object) &&
-            json_object_object_get_ex(o, "exp", &v) &&
+        o = json_tokener_parse_ex(tok, (const char *)raw, -1);
+        if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+            json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "exp", &v) &&
             (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
             *exp = json_object_get_double(v);
             ok = true;
         }
-        json_object_put(o);
+        sy_json_put_secret(o);
+        sy_json_tokener_free_secret(tok);
     }
     sy_secure_free(text, n + 1);
     sy_secure_free(raw, n + 1);
     return ok;
+}
+
+/* A usable expiry in ms: positive and within int64_t (converting a larger
+ * double, an infinity or a NaN, all of which a JSON "exp" can hold, is
+ * undefined behaviour). */
+static bool exp_fits(double ms)
+{
+    return ms > 0 && ms < (double)INT64_MAX; /* 2^63, the first double beyond */
 }
 
 int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
@@ -119,7 +142,7 @@ int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
         d2 = strchr(d1 + 1, '.');
         if (d2 == NULL || strchr(d2 + 1, '.') != NULL)
             return -1;
-        if (!fragment_exp(d1 + 1, (size_t)(d2 - d1 - 1), &exp) || exp <= 0)
+        if (!fragment_exp(d1 + 1, (size_t)(d2 - d1 - 1), &exp) || !exp_fits(exp * 1000.0))
             return -1;
         return (int64_t)(exp * 1000.0);
     }
@@ -129,7 +152,7 @@ int64_t sy_credentials_expiry_ms(const sy_auth_t *auth)
         dot = strchr(p, '.');
         if (dot == NULL)
             dot = p + strlen(p);
-        if (fragment_exp(p, (size_t)(dot - p), &exp) && exp > 0 && (best < 0 || exp < best))
+        if (fragment_exp(p, (size_t)(dot - p), &exp) && exp_fits(exp) && (best < 0 || exp < best))
             best = exp;
         if (*dot == '\0')
             break;
@@ -158,20 +181,48 @@ long sy_credentials_cache_ttl(long request_ttl, long token_duration, long margin
     return ttl - margin;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Puts tok in the worker's memory under key for what is left of ttl_ms,
+ * counted from since (taken before the PostgreSQL statement, so that the
+ * copy never outlives the row). ttl_ms < 0: a row without expiry, kept for
+ * the memory layer's ceiling. stamp: see sy_memcache_put. */
+static void remember(sy_ctx_t *ctx, const char *key, const sy_token_t *tok, int64_t ttl_ms,
+                     int64_t since, const uint64_t *stamp)
+{
+    if (ctx->memcache == NULL)
+        return;
+    if (ttl_ms < 0)
+        ttl_ms = SY_MEMCACHE_TTL_CEILING_MS;
+    ttl_ms -= mono_ms() - since;
+    /* Not kept (too large, or deleted since the stamp): PostgreSQL still has
+     * it, only a round trip more. */
+    (void)sy_memcache_put(ctx->memcache, ctx, key, tok, ttl_ms, stamp);
+}
+
 /* Cached credentials for key: SY_OK, SY_ERR_NOT_FOUND or SY_ERR_DB. With
- * lock, on the connection that holds it. */
-static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, const char *key,
-                      sy_cache_lock_t *lock, sy_token_t *tok)
+ * lock, on the connection that holds it. A hit is also put in memory,
+ * unless the key was deleted there since stamp was read. */
+static SY_MUST_CHECK sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                    const char *key, sy_cache_lock_t *lock, uint64_t stamp,
+                                    sy_token_t *tok)
 {
     const char *secret = ctx->settings->cache_hmac_secret;
     char *value = NULL, *plain = NULL;
+    int64_t since = mono_ms(), left = -1;
     size_t len = 0;
     sy_rc_t rc;
 
     if (lock != NULL)
-        rc = sy_cache_lock_get(ctx->cache, lock, pool, key, &value);
+        rc = sy_cache_lock_get_ttl(ctx->cache, ctx, lock, pool, key, &value, &left);
     else
-        rc = sy_cache_get(ctx->cache, pool, key, &value);
+        rc = sy_cache_get_ttl(ctx->cache, ctx, pool, key, &value, &left);
     if (rc != SY_OK)
         return rc == SY_ERR_NOT_FOUND ? SY_ERR_NOT_FOUND : SY_ERR_DB;
     rc = sy_cache_decrypt(secret, auth->client_state, value, &plain, &len);
@@ -180,29 +231,47 @@ static sy_rc_t lookup(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, con
         sy_secure_free(plain, len + 1);
     }
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "credential cache: dropping an entry that does not decrypt (%s)",
-                    sy_rc_str(rc));
-        /* A lock holder stores a fresh entry over it instead. */
+        sy_log_ctx_warn(ctx, "credential cache: dropping an entry that does not decrypt (%s)",
+                        sy_rc_str(rc));
+        /* A lock holder stores a fresh entry over it instead. A delete
+         * that fails leaves the row to be dropped by the next miss. */
         if (lock == NULL)
-            (void)sy_cache_delete(ctx->cache, key);
+            sy_rc_ignore(sy_cache_delete(ctx->cache, ctx, key));
         return SY_ERR_NOT_FOUND;
     }
+    remember(ctx, key, tok, left, since, &stamp);
     return SY_OK;
 }
 
 /* Stores tok under key: on the lock's connection, or without a lock on a
- * pooled one that is not waited for long (the request is waiting). */
+ * pooled one that is not waited for long (the request is waiting). What
+ * PostgreSQL took is put in memory too, replacing any older entry. */
 static void store(sy_ctx_t *ctx, const sy_auth_t *auth, const char *key, sy_cache_lock_t *lock,
                   const sy_token_t *tok, long ttl)
 {
     char *hex = NULL;
+    int64_t since = mono_ms();
 
     if (sy_cache_encrypt(ctx->settings->cache_hmac_secret, auth->client_state, tok->json,
                          tok->json_len, &hex) != SY_OK)
         return;
-    if (sy_cache_lock_set(ctx->cache, lock, key, hex, (int64_t)ttl * 1000) != SY_OK)
-        sy_log_info(NULL, "credential cache: could not store an entry");
+    if (sy_cache_lock_set(ctx->cache, ctx, lock, key, hex, (int64_t)ttl * 1000) == SY_OK)
+        remember(ctx, key, tok, (int64_t)ttl * 1000, since, NULL);
+    else
+        sy_log_ctx_info(ctx, "credential cache: could not store an entry");
     free(hex);
+}
+
+/* A hit, counted for both layers in one datagram. */
+static void count_hit(bool memory)
+{
+    sy_statsd_batch_t b;
+
+    sy_statsd_batch_init(&b);
+    if (memory)
+        sy_statsd_batch_incr(&b, "cache.memory.hit");
+    sy_statsd_batch_incr(&b, "cache.hit");
+    sy_statsd_batch_flush(&b);
 }
 
 sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, bool refresh,
@@ -213,6 +282,7 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     bool use_cache = ctx->cache != NULL;
     char *key;
     long request_ttl, cache_ttl;
+    uint64_t stamp;
     sy_rc_t rc;
 
     memset(out, 0, sizeof(*out));
@@ -226,11 +296,23 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
     sy_credentials_cache_key(s->cache_hmac_secret, auth, key);
     out->cache_key = key;
 
+    if (use_cache && !refresh && ctx->memcache != NULL) {
+        /* The worker's memory first: no PostgreSQL round trip. */
+        if (sy_memcache_get(ctx->memcache, pool, key, &out->token) == SY_OK) {
+            out->from_cache = true;
+            count_hit(true);
+            return SY_OK;
+        }
+        sy_statsd_incr("cache.memory.miss");
+    }
+    /* Before any PostgreSQL read: see sy_memcache_put. */
+    stamp = sy_memcache_stamp(ctx->memcache);
+
     if (use_cache && !refresh) {
-        rc = lookup(ctx, pool, auth, key, NULL, &out->token);
+        rc = lookup(ctx, pool, auth, key, NULL, stamp, &out->token);
         if (rc == SY_OK) {
             out->from_cache = true;
-            sy_statsd_incr("cache.hit");
+            count_hit(false);
             return SY_OK;
         }
         sy_statsd_incr("cache.miss");
@@ -257,12 +339,12 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
         for (;;) {
             bool busy = false;
 
-            if (sy_cache_trylock(ctx->cache, key, &lock, &busy) == SY_OK) {
-                rc = lookup(ctx, pool, auth, key, lock, &out->token);
+            if (sy_cache_trylock(ctx->cache, ctx, key, &lock, &busy) == SY_OK) {
+                rc = lookup(ctx, pool, auth, key, lock, stamp, &out->token);
                 if (rc == SY_OK) {
-                    sy_cache_unlock(ctx->cache, lock);
+                    sy_cache_unlock(ctx->cache, ctx, lock);
                     out->from_cache = true;
-                    sy_statsd_incr("cache.hit");
+                    count_hit(false);
                     return SY_OK;
                 }
                 if (rc == SY_ERR_DB)
@@ -273,10 +355,10 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             if (!busy || sy_ts_now_ms() >= deadline)
                 break;
             sleep_ms(LOCK_POLL_MS);
-            rc = lookup(ctx, pool, auth, key, NULL, &out->token);
+            rc = lookup(ctx, pool, auth, key, NULL, stamp, &out->token);
             if (rc == SY_OK) {
                 out->from_cache = true;
-                sy_statsd_incr("cache.hit");
+                count_hit(false);
                 return SY_OK;
             }
             if (rc == SY_ERR_DB) {
@@ -299,14 +381,18 @@ sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth
             store(ctx, auth, key, lock, &out->token, cache_ttl);
     }
     if (lock != NULL)
-        sy_cache_unlock(ctx->cache, lock);
+        sy_cache_unlock(ctx->cache, ctx, lock);
     return rc;
 }
 
 void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds)
 {
-    if (ctx->cache == NULL || creds == NULL || creds->cache_key == NULL)
+    if (creds == NULL || creds->cache_key == NULL)
         return;
-    if (sy_cache_delete(ctx->cache, creds->cache_key) != SY_OK)
-        sy_log_info(NULL, "credential cache: could not evict an entry");
+    if (ctx->cache != NULL && sy_cache_delete(ctx->cache, ctx, creds->cache_key) != SY_OK)
+        sy_log_ctx_info(ctx, "credential cache: could not evict an entry");
+    /* After the row: a copy of it that another thread read before the
+     * DELETE is either dropped here, or refused when it is put later (it
+     * read the stamp before its SELECT, hence before this deletion). */
+    sy_memcache_delete(ctx->memcache, creds->cache_key);
 }

@@ -135,7 +135,7 @@ sy_rc_t sy_cache_decrypt(const char *secret, const char *client_state, const cha
         return SY_ERR_INVALID;
     }
     hexlen = strlen(hex);
-    if (hexlen % 2 != 0 || hexlen < 2 * (NONCE_LEN + MAC_LEN)) {
+    if (hexlen % 2 != 0 || hexlen < (size_t)2 * (NONCE_LEN + MAC_LEN)) {
         return SY_ERR_CRYPTO;
     }
     boxlen = hexlen / 2;

@@ -17,13 +17,13 @@ void sy_errors_map(sy_rc_t rc, int upstream_status, sy_error_map_t *out)
     memset(out, 0, sizeof(*out));
     if (rc == SY_ERR_UNREACHABLE) {
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNREACHABLE;
         return;
     }
     if (rc != SY_OK) {
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNAVAILABLE;
         return;
     }
@@ -34,33 +34,33 @@ void sy_errors_map(sy_rc_t rc, int upstream_status, sy_error_map_t *out)
         break;
     case 400:
         out->status = 400;
-        out->kinto_errno = 107;
+        out->kinto_errno = SY_ERRNO_INVALID_PARAMETERS;
         break;
     case 401:
         out->status = 401;
-        out->kinto_errno = 105;
+        out->kinto_errno = SY_ERRNO_INVALID_AUTH_TOKEN;
         break;
     case 403:
         out->status = 403;
-        out->kinto_errno = 121;
+        out->kinto_errno = SY_ERRNO_FORBIDDEN;
         break;
     case 404:
         out->status = 404;
-        out->kinto_errno = 110;
+        out->kinto_errno = SY_ERRNO_INVALID_RESOURCE_ID;
         break;
     case 412:
         out->status = 412;
-        out->kinto_errno = 114;
+        out->kinto_errno = SY_ERRNO_MODIFIED_MEANWHILE;
         out->message = SY_ERRORS_MSG_MODIFIED;
         break;
     case 413:
         /* Retrying cannot help a body that is too large: no 503 here. */
         out->status = 413;
-        out->kinto_errno = 113;
+        out->kinto_errno = SY_ERRNO_REQUEST_TOO_LARGE;
         break;
     default:
         out->status = 503;
-        out->kinto_errno = 201;
+        out->kinto_errno = SY_ERRNO_BACKEND;
         out->message = SY_ERRORS_MSG_UNAVAILABLE;
         break;
     }
@@ -85,7 +85,7 @@ char *sy_errors_upstream_message(sy_pool_t *pool, int status, const char *body, 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)b[i];
 
-        clean[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        clean[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     clean[len] = '\0';
     return sy_psprintf(pool, "%d %s: %s", status, sy_http_reason(status), clean);
@@ -178,5 +178,5 @@ void sy_errors_export(sy_request_t *req, sy_response_t *resp, const sy_sync_resu
         sy_resp_set_header(req, resp, "Quota-Remaining", res->quota_remaining);
     if (res->host != NULL && req->ctx != NULL)
         pending = sy_backoff_remaining(req->ctx, res->host);
-    sy_backoff_set_header(req, resp, res->backoff > pending ? res->backoff : pending);
+    sy_resp_backoff(req, resp, res->backoff > pending ? res->backoff : pending);
 }

@@ -21,7 +21,6 @@
 #include "syncto/sy_router.h"
 #include "syncto/sy_sentry.h"
 #include "syncto/sy_statsd.h"
-#include "syncto/sy_worker.h"
 
 #define DEFAULT_BODY_MAX (1L << 20)
 #define READ_CHUNK 65536
@@ -299,38 +298,54 @@ static bool body_allowed(const sy_request_t *req, const sy_response_t *resp)
 
 static void write_response(FCGX_Request *fr, sy_request_t *req, sy_response_t *resp)
 {
-    sy_buf_t head;
-    size_t i;
+    const char *reason = sy_http_reason(resp->status);
+    size_t i, len = 0, cap;
+    char *head, status[16];
+    int n;
 
-    /* Every header is at most HEADER_LINE_MAX: the cap is never reached by
-     * the few dozen a response has. */
-    sy_buf_init(&head, (size_t)1 << 20);
-    sy_buf_printf(&head, "Status: %d %s\r\n", resp->status, sy_http_reason(resp->status));
+    /* The head is written into one pool buffer sized beforehand: no
+     * formatting pass per header, no heap buffer. */
+    n = snprintf(status, sizeof(status), "%d ", resp->status);
+    cap = 8 + (size_t)n + strlen(reason) + 2 + 2;
+    for (i = 0; i < resp->headers.n; i++)
+        cap += strlen(resp->headers.items[i].name) + strlen(resp->headers.items[i].value) + 4;
+    head = sy_palloc(req->pool, cap + 1);
+#define HEAD_PUT(s, l)                                                                             \
+    do {                                                                                           \
+        memcpy(head + len, (s), (l));                                                              \
+        len += (l);                                                                                \
+    } while (0)
+    HEAD_PUT("Status: ", 8);
+    HEAD_PUT(status, (size_t)n);
+    HEAD_PUT(reason, strlen(reason));
+    HEAD_PUT("\r\n", 2);
     for (i = 0; i < resp->headers.n; i++) {
         const sy_kv_t *h = &resp->headers.items[i];
         if (!header_ok(h->name, h->value)) {
             sy_log_warn(req->request_id, "dropped response header with unsafe characters");
             continue;
         }
-        if (sy_buf_printf(&head, "%s: %s\r\n", h->name, h->value) != SY_OK)
-            break;
+        HEAD_PUT(h->name, strlen(h->name));
+        HEAD_PUT(": ", 2);
+        HEAD_PUT(h->value, strlen(h->value));
+        HEAD_PUT("\r\n", 2);
     }
-    sy_buf_appends(&head, "\r\n");
-    if (FCGX_PutStr(head.data, (int)head.len, fr->out) < 0)
+    HEAD_PUT("\r\n", 2);
+#undef HEAD_PUT
+    if (FCGX_PutStr(head, (int)len, fr->out) < 0)
         goto done;
     if (body_allowed(req, resp)) {
         for (size_t off = 0; off < resp->body.len;) {
-            size_t n = resp->body.len - off < READ_CHUNK ? resp->body.len - off : READ_CHUNK;
-            if (FCGX_PutStr(resp->body.data + off, (int)n, fr->out) < 0)
+            size_t k = resp->body.len - off < READ_CHUNK ? resp->body.len - off : READ_CHUNK;
+            if (FCGX_PutStr(resp->body.data + off, (int)k, fr->out) < 0)
                 goto done;
-            off += n;
+            off += k;
         }
     }
     FCGX_FFlush(fr->out);
 done:
     if (FCGX_GetError(fr->out) != 0)
         sy_log_info(req->request_id, "client went away before the response was written");
-    sy_buf_free(&head);
 }
 
 static double elapsed_ms(const struct timespec *t0)
@@ -349,9 +364,9 @@ static int busy_threads(const sy_ctx_t *ctx, int *nthreads)
     int n = s != NULL && s->threads > 0 ? s->threads : 1;
 
     *nthreads = n;
-    if (ctx->worker == NULL)
+    if (ctx->load == NULL)
         return 0;
-    return (int)(sy_worker_busy_ratio(ctx->worker) * n + 0.5);
+    return (int)(sy_ctx_busy_ratio(ctx) * n + 0.5);
 }
 
 /* The request's metrics, in one datagram when they fit:
@@ -382,6 +397,17 @@ static void send_metrics(const sy_request_t *req, const sy_response_t *resp, dou
             sy_statsd_batch_incr(&b, "pool.saturated");
     }
     sy_statsd_batch_flush(&b);
+}
+
+/* The errno of a Kinto error body, 0 when resp has none. */
+static long errno_of(const sy_response_t *resp)
+{
+    json_object *v;
+
+    if (resp->json == NULL || !json_object_object_get_ex(resp->json, "errno", &v) ||
+        !json_object_is_type(v, json_type_int))
+        return 0;
+    return (long)json_object_get_int64(v);
 }
 
 /* One Sentry event for a request that failed on our side (a 5xx built by
@@ -415,12 +441,10 @@ static void report_error(const sy_request_t *req, const sy_response_t *resp)
             {"status", sy_psprintf(req->pool, "%d", resp->status)},
         };
         const char *text = NULL;
-        long err = 0;
+        long err = errno_of(resp);
 
         if (resp->json != NULL && json_object_object_get_ex(resp->json, "message", &v))
             text = json_object_get_string(v);
-        if (resp->json != NULL && json_object_object_get_ex(resp->json, "errno", &v))
-            err = (long)json_object_get_int64(v);
         snprintf(msg, sizeof(msg), "internal error on %s %s: %d errno %ld%s%s",
                  sy_method_name(req->method), route, resp->status, err, text != NULL ? ": " : "",
                  text != NULL ? text : "");
@@ -475,7 +499,7 @@ void sy_fcgi_handle(FCGX_Request *fr, sy_ctx_t *ctx)
     case BODY_OK:
         break;
     case BODY_TOO_LARGE:
-        sy_resp_error(req, &resp, 413, 113, "Request body too large", NULL);
+        sy_resp_error(req, &resp, 413, SY_ERRNO_REQUEST_TOO_LARGE, "Request body too large", NULL);
         goto finish;
     case BODY_BAD_LENGTH:
         sy_resp_invalid_param(req, &resp, "headers", "Content-Length", "Invalid Content-Length");
@@ -492,7 +516,7 @@ finish:
     sy_resp_finish(req, &resp);
     write_response(fr, req, &resp);
     ms = elapsed_ms(&t0);
-    sy_log_request(req, &resp, ms);
+    sy_log_request(req, resp.status, resp.status >= 400 ? errno_of(&resp) : 0, ms);
     send_metrics(req, &resp, ms, busy, nthreads);
     report_error(req, &resp);
     ctx->request = NULL;

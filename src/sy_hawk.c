@@ -165,7 +165,7 @@ char *sy_hawk_normalized(const sy_hawk_req_t *r, const char *nonce, const char *
     return s;
 }
 
-static sy_rc_t check_request(const sy_hawk_req_t *r)
+static SY_MUST_CHECK sy_rc_t check_request(const sy_hawk_req_t *r)
 {
     if (r == NULL || r->id == NULL || r->key == NULL || r->method == NULL || r->resource == NULL ||
         r->host == NULL) {

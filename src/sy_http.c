@@ -112,6 +112,26 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *data)
     return n;
 }
 
+/* Sizes the receive buffer from the Content-Length of the answer, so that a
+ * multi-MB body is received into one block instead of being moved at every
+ * doubling. A length over the cap is left alone (curl refuses the transfer),
+ * and the buffer still grows past a short announced length or stops at the
+ * cap when the body is longer than announced. */
+static void reserve_body(xfer_t *x, const char *v, size_t n)
+{
+    size_t len = 0;
+
+    if (n == 0 || n > 19)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return;
+        len = len * 10 + (size_t)(v[i] - '0');
+    }
+    if (len > 0 && len <= x->body.max)
+        sy_buf_reserve(&x->body, len);
+}
+
 static size_t header_cb(char *line, size_t size, size_t nitems, void *data)
 {
     xfer_t *x = data;
@@ -148,6 +168,8 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *data)
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
     sy_kv_add(x->pool, &x->resp->headers, name, sy_pstrndup(x->pool, v, (size_t)(end - v)));
+    if (x->req->no_secret && strcmp(name, "content-length") == 0)
+        reserve_body(x, v, (size_t)(end - v));
     return n;
 }
 
@@ -203,6 +225,8 @@ static sy_rc_t setup(sy_http_t *h, xfer_t *x)
         return SY_ERR_INVALID;
 
     sy_buf_init(&x->body, cap);
+    if (req->no_secret)
+        sy_buf_no_secret(&x->body);
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -301,18 +325,18 @@ static void finish(xfer_t *x, CURLcode code)
     if (resp->rc == SY_OK) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         resp->status = (int)status;
+        /* The receive buffer itself goes to the pool: no copy of a
+         * multi-MB body. The pool wipes it at reset unless no_secret. */
         resp->body_len = x->body.len;
-        resp->body = sy_palloc(x->pool, x->body.len + 1);
-        if (x->body.len > 0)
-            memcpy(resp->body, x->body.data, x->body.len);
-        resp->body[x->body.len] = '\0';
+        resp->body = sy_buf_give_to_pool(&x->body, x->pool);
     } else {
         resp->status = 0;
         resp->headers.n = 0;
         resp->body = (char *)"";
         resp->body_len = 0;
     }
-    /* The body may hold a tokenserver key: sy_buf_free wipes it. */
+    /* Left over after an error; it may hold a tokenserver key: sy_buf_free
+     * wipes it. */
     sy_buf_free(&x->body);
     x->hdrs = NULL; /* pool memory */
 }

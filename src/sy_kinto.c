@@ -54,50 +54,57 @@ bool sy_kinto_valid_record_id(const char *id)
 
 /* ---- JSON writing ---------------------------------------------------- */
 
-sy_rc_t sy_kinto_write_string(sy_buf_t *out, const char *s, size_t n)
+/* The escape json-c's serialiser (SY_JSON_FLAGS) writes for byte c into
+ * esc, and its length; 0 when c is written as it is. */
+static size_t escape_byte(unsigned char c, char esc[8])
 {
     static const char hex[] = "0123456789abcdef";
+
+    if (c >= 0x20 && c != '"' && c != '\\')
+        return 0;
+    esc[0] = '\\';
+    switch (c) {
+    case '"':
+        esc[1] = '"';
+        return 2;
+    case '\\':
+        esc[1] = '\\';
+        return 2;
+    case '\b':
+        esc[1] = 'b';
+        return 2;
+    case '\f':
+        esc[1] = 'f';
+        return 2;
+    case '\n':
+        esc[1] = 'n';
+        return 2;
+    case '\r':
+        esc[1] = 'r';
+        return 2;
+    case '\t':
+        esc[1] = 't';
+        return 2;
+    default:
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+sy_rc_t sy_kinto_write_string(sy_buf_t *out, const char *s, size_t n)
+{
     size_t i, start = 0;
     sy_rc_t rc;
 
     rc = sy_buf_append(out, "\"", 1);
     for (i = 0; rc == SY_OK && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
         char esc[8];
-        size_t elen = 2;
+        size_t elen = escape_byte((unsigned char)s[i], esc);
 
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (elen == 0)
             continue;
-        esc[0] = '\\';
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-            break;
-        }
         if (i > start)
             rc = sy_buf_append(out, s + start, i - start);
         if (rc == SY_OK)
@@ -463,6 +470,665 @@ sy_rc_t sy_kinto_write_list(sy_buf_t *out, json_object *bsos, const sy_kinto_lis
         rc = sy_buf_append(out, "]}", 2);
     *count = n;
     return rc;
+}
+
+/* ---- records list: the one-pass rewrite ------------------------------ */
+
+/* What is known of one JSON value after it was scanned: its text and its
+ * kind. Strings keep their quotes; `escaped` says a backslash occurs. */
+typedef enum {
+    V_NONE = 0, /* field absent */
+    V_STRING,
+    V_INT,
+    V_DOUBLE, /* a fraction or an exponent */
+    V_TRUE,
+    V_FALSE,
+    V_NULL,
+    V_OBJECT,
+    V_ARRAY,
+} vkind_t;
+
+typedef struct {
+    const unsigned char *start, *end;
+    vkind_t kind;
+    bool escaped;
+} span_t;
+
+/* The BSO fields that matter, each the last occurrence of its key. */
+typedef struct {
+    span_t id, modified, payload, sortindex, ttl;
+} bso_spans_t;
+
+typedef struct {
+    const unsigned char *p, *end;
+    sy_buf_t *out;
+    sy_rc_t rc;       /* SY_OK, or SY_ERR_TOO_LARGE once out is full */
+    sy_buf_t scratch; /* decoded keys and ids */
+} rw_t;
+
+/* Bytes that end the plain ASCII run of a string: the 32 controls, '"',
+ * '\\', and the first byte of every multi-byte character, which is then
+ * checked as UTF-8. */
+static const unsigned char STR_STOP[256] = {
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x00 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x10 */
+    0,          0,          1,                                           /* ' ', '!', '"' */
+    ['\\'] = 1, [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x80 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x90 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xa0 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xb0 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xc0 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xd0 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xe0 */
+    1,          1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0xf0 */
+};
+
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static void skip_ws(rw_t *w)
+{
+    while (w->p < w->end && is_ws(*w->p))
+        w->p++;
+}
+
+/* The next byte is c (after white space)? Consumes it when it is. */
+static bool eat(rw_t *w, unsigned char c)
+{
+    skip_ws(w);
+    if (w->p < w->end && *w->p == c) {
+        w->p++;
+        return true;
+    }
+    return false;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Value of 4 hex digits, -1 when one is not. */
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static bool scan_string(rw_t *w, span_t *v)
+{
+    const unsigned char *p = w->p + 1, *end = w->end;
+
+    v->start = w->p;
+    v->kind = V_STRING;
+    v->escaped = false;
+    for (;;) {
+        while (p < end && !STR_STOP[*p])
+            p++;
+        if (p == end || *p < 0x20)
+            return false; /* cut short, or a raw control character */
+        if (*p == '"')
+            break;
+        if (*p >= 0x80) {
+            /* as strict as sy_json_parse_pool(): no overlong form, no
+             * surrogate, nothing past U+10FFFF */
+            size_t k = sy_json_utf8_len(p, (size_t)(end - p));
+            if (k == 0)
+                return false;
+            p += k;
+            continue;
+        }
+        v->escaped = true;
+        if (end - p < 2)
+            return false;
+        switch (p[1]) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            p += 2;
+            break;
+        case 'u':
+            if (end - p < 6 || hex4(p + 2) < 0)
+                return false;
+            p += 6;
+            break;
+        default:
+            return false;
+        }
+    }
+    v->end = p + 1;
+    w->p = p + 1;
+    return true;
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* RFC 8259 number: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool scan_number(rw_t *w, span_t *v)
+{
+    const unsigned char *p = w->p, *end = w->end;
+
+    v->start = p;
+    v->kind = V_INT;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        while (p < end && is_digit(*p))
+            p++;
+    } else {
+        return false;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+        v->kind = V_DOUBLE;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p == end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+        v->kind = V_DOUBLE;
+    }
+    v->end = p;
+    w->p = p;
+    return true;
+}
+
+static bool scan_literal(rw_t *w, span_t *v, const char *word, vkind_t kind)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(w->end - w->p) < n || memcmp(w->p, word, n) != 0)
+        return false;
+    v->start = w->p;
+    v->end = w->p + n;
+    v->kind = kind;
+    w->p += n;
+    return true;
+}
+
+/* Nesting: the top-level array is at level 0, a BSO at level 1, its fields
+ * at 2. json-c (json_tokener_new(), default depth 32) refuses a value at
+ * level 32 or deeper, so a container at level 31 can only be empty; the
+ * same limit applies here, checked where json-c checks it (before the
+ * first byte of the deeper value). */
+#define MAX_DEPTH JSON_TOKENER_DEFAULT_DEPTH
+
+static bool scan_value(rw_t *w, int level, span_t *v);
+
+static bool scan_array(rw_t *w, int level, span_t *v)
+{
+    span_t item;
+
+    v->start = w->p++;
+    v->kind = V_ARRAY;
+    if (!eat(w, ']')) {
+        do {
+            skip_ws(w);
+            if (level + 1 >= MAX_DEPTH || !scan_value(w, level + 1, &item))
+                return false;
+        } while (eat(w, ','));
+        if (!eat(w, ']'))
+            return false;
+    }
+    v->end = w->p;
+    return true;
+}
+
+static bool scan_object(rw_t *w, int level, span_t *v)
+{
+    span_t key, val;
+
+    v->start = w->p++;
+    v->kind = V_OBJECT;
+    if (!eat(w, '}')) {
+        do {
+            skip_ws(w);
+            if (w->p == w->end || *w->p != '"' || !scan_string(w, &key) || !eat(w, ':'))
+                return false;
+            skip_ws(w);
+            if (level + 1 >= MAX_DEPTH || !scan_value(w, level + 1, &val))
+                return false;
+        } while (eat(w, ','));
+        if (!eat(w, '}'))
+            return false;
+    }
+    v->end = w->p;
+    return true;
+}
+
+/* Scans the value at w->p (white space already skipped). */
+static bool scan_value(rw_t *w, int level, span_t *v)
+{
+    if (w->p == w->end)
+        return false;
+    switch (*w->p) {
+    case '"':
+        return scan_string(w, v);
+    case '{':
+        return scan_object(w, level, v);
+    case '[':
+        return scan_array(w, level, v);
+    case 't':
+        return scan_literal(w, v, "true", V_TRUE);
+    case 'f':
+        return scan_literal(w, v, "false", V_FALSE);
+    case 'n':
+        return scan_literal(w, v, "null", V_NULL);
+    default:
+        return scan_number(w, v);
+    }
+}
+
+/* Code point of the \uXXXX escape at p (inside a scanned string ending
+ * before stop), taking the low half of a surrogate pair along; *next is
+ * past what was read. An unpaired surrogate, high or low, decodes to
+ * U+FFFD as json-c decodes it (rather than to invalid UTF-8). */
+static unsigned long read_u_escape(const unsigned char *p, const unsigned char *stop,
+                                   const unsigned char **next)
+{
+    unsigned long cp = (unsigned long)hex4(p + 2);
+
+    *next = p + 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        const unsigned char *q = *next;
+        if (stop - q >= 6 && q[0] == '\\' && q[1] == 'u') {
+            unsigned long lo = (unsigned long)hex4(q + 2);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                *next = q + 6;
+                return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+        }
+        return 0xFFFD;
+    }
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return 0xFFFD;
+    return cp;
+}
+
+/* UTF-8 of cp into u (4 bytes); returns the length. */
+static size_t utf8_encode(unsigned long cp, char u[4])
+{
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    u[0] = (char)(0xF0 | (cp >> 18));
+    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The decoded bytes of string v into w->scratch, up to its first NUL: what
+ * json-c compares keys by (it keeps them as C strings) and what
+ * sy_kinto_list_excluded() compares an id by. */
+static void decode_cstr(rw_t *w, const span_t *v)
+{
+    const unsigned char *p = v->start + 1, *stop = v->end - 1;
+
+    sy_buf_reset(&w->scratch);
+    while (p < stop) {
+        char u[4];
+        size_t n = 1;
+
+        if (*p != '\\') {
+            u[0] = (char)*p++;
+        } else {
+            switch (p[1]) {
+            case 'b':
+                u[0] = '\b';
+                break;
+            case 'f':
+                u[0] = '\f';
+                break;
+            case 'n':
+                u[0] = '\n';
+                break;
+            case 'r':
+                u[0] = '\r';
+                break;
+            case 't':
+                u[0] = '\t';
+                break;
+            case 'u':
+                break;
+            default: /* " \ / */
+                u[0] = (char)p[1];
+                break;
+            }
+            if (p[1] == 'u') {
+                n = utf8_encode(read_u_escape(p, stop, &p), u);
+            } else {
+                p += 2;
+            }
+        }
+        if (n == 1 && u[0] == '\0')
+            return;
+        /* scratch is as large as the body: it cannot fill up */
+        (void)sy_buf_append(&w->scratch, u, n);
+    }
+}
+
+/* Is the string v, decoded as json-c keeps a key, equal to name? */
+static bool key_is(rw_t *w, const span_t *v, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (!v->escaped)
+        return (size_t)(v->end - v->start) == n + 2 && memcmp(v->start + 1, name, n) == 0;
+    decode_cstr(w, v);
+    return w->scratch.len == n && memcmp(w->scratch.data, name, n) == 0;
+}
+
+static void put(rw_t *w, const void *s, size_t n)
+{
+    if (w->rc == SY_OK)
+        w->rc = sy_buf_append(w->out, s, n);
+}
+
+/* String v as sy_kinto_write_string() writes its decoded bytes. The
+ * escapes \" \\ \b \f \n \r \t are the ones it would write again, so they
+ * are copied with the text around them; only \/ and \uXXXX are rewritten.
+ * A string without a backslash is copied whole. */
+static void put_string(rw_t *w, const span_t *v)
+{
+    const unsigned char *p = v->start + 1, *stop = v->end - 1, *run = v->start;
+
+    while (v->escaped && p < stop) {
+        const unsigned char *q = memchr(p, '\\', (size_t)(stop - p));
+        char buf[8];
+        size_t n;
+
+        if (q == NULL)
+            break;
+        if (q[1] != '/' && q[1] != 'u') {
+            p = q + 2;
+            continue;
+        }
+        put(w, run, (size_t)(q - run));
+        if (q[1] == '/') {
+            put(w, "/", 1);
+            p = q + 2;
+        } else {
+            unsigned long cp = read_u_escape(q, stop, &p);
+            n = cp < 0x80 ? escape_byte((unsigned char)cp, buf) : 0;
+            if (n == 0)
+                n = utf8_encode(cp, buf);
+            put(w, buf, n);
+        }
+        run = p;
+    }
+    put(w, run, (size_t)(v->end - run));
+}
+
+/* The text json-c prints for the integer v into buf: it reads an integer
+ * into an int64 (a uint64 above INT64_MAX) and prints that again, so "-0"
+ * becomes "0" and a literal beyond the range is clamped to INT64_MIN or
+ * UINT64_MAX (json-c 0.16 does so even in strict mode). The rewrite does
+ * the same rather than refusing or keeping the literal: every RFC 8259
+ * integer then comes out as the DOM path wrote it. Any other integer is
+ * printed as written (RFC 8259 allows no leading zeros). */
+static size_t int_text(const span_t *v, const char **text)
+{
+    static const char UMAX[] = "18446744073709551615", IMIN[] = "-9223372036854775808";
+    size_t n = (size_t)(v->end - v->start);
+    const char *s = (const char *)v->start;
+
+    *text = s;
+    if (n == 2 && s[0] == '-' && s[1] == '0') {
+        *text = "0";
+        return 1;
+    }
+    if (s[0] == '-') {
+        if (n > sizeof(IMIN) - 1 || (n == sizeof(IMIN) - 1 && memcmp(s, IMIN, n) > 0)) {
+            *text = IMIN;
+            return sizeof(IMIN) - 1;
+        }
+    } else if (n > sizeof(UMAX) - 1 || (n == sizeof(UMAX) - 1 && memcmp(s, UMAX, n) > 0)) {
+        *text = UMAX;
+        return sizeof(UMAX) - 1;
+    }
+    return n;
+}
+
+/* Appends field value v as the DOM path writes it (write_value). */
+static bool put_value(rw_t *w, const span_t *v)
+{
+    const char *text;
+    size_t n;
+
+    switch (v->kind) {
+    case V_STRING:
+        put_string(w, v);
+        return true;
+    case V_INT:
+        n = int_text(v, &text);
+        put(w, text, n);
+        return true;
+    case V_DOUBLE: /* json-c keeps and prints the text of a double */
+    case V_TRUE:
+    case V_FALSE:
+        put(w, v->start, (size_t)(v->end - v->start));
+        return true;
+    case V_OBJECT:
+    case V_ARRAY: {
+        /* Never sent by Sync (payloads are strings): json-c re-serialises
+         * such a value (duplicate keys merged, white space dropped...), so
+         * it does it here too, from the value's text alone. */
+        json_tokener *tok = json_tokener_new();
+        json_object *o;
+
+        if (tok == NULL)
+            abort();
+        o = json_tokener_parse_ex(tok, (const char *)v->start, (int)(v->end - v->start));
+        json_tokener_free(tok);
+        if (o == NULL)
+            return false;
+        if (w->rc == SY_OK)
+            w->rc = write_value(w->out, o);
+        json_object_put(o);
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+/* Kinto ms of a "modified" value, as sy_kinto_bso_modified() reads it:
+ * from the text json-c prints for the number. */
+static int64_t span_modified(rw_t *w, const span_t *v)
+{
+    const char *text;
+    size_t n;
+    int64_t ms;
+
+    if (v->kind == V_INT)
+        n = int_text(v, &text);
+    else if (v->kind == V_DOUBLE)
+        text = (const char *)v->start, n = (size_t)(v->end - v->start);
+    else
+        return 0;
+    sy_buf_reset(&w->scratch);
+    (void)sy_buf_append(&w->scratch, text, n);
+    return sy_ts_parse_sync(w->scratch.data, &ms) ? ms : 0;
+}
+
+/* Writes the Kinto record of a scanned BSO, as sy_kinto_write_record(),
+ * unless it has no string id or is excluded; counts it in *count. */
+static bool put_record(rw_t *w, const bso_spans_t *f, const sy_kinto_list_t *p, size_t *count)
+{
+    char num[64];
+    int n;
+
+    if (f->id.kind != V_STRING)
+        return true; /* not a BSO: skipped, as the DOM path skips it */
+    if (p->nexclude > 0) {
+        const char *id = (const char *)f->id.start + 1;
+        size_t idlen = (size_t)(f->id.end - f->id.start) - 2;
+
+        if (f->id.escaped) {
+            decode_cstr(w, &f->id);
+            id = w->scratch.data;
+            idlen = w->scratch.len;
+        }
+        for (size_t i = 0; i < p->nexclude; i++)
+            if (strlen(p->exclude[i]) == idlen && memcmp(p->exclude[i], id, idlen) == 0)
+                return true;
+    }
+    if (*count > 0)
+        put(w, ",", 1);
+    put(w, "{\"id\":", 6);
+    put_string(w, &f->id);
+    n = snprintf(num, sizeof(num), ",\"last_modified\":%lld",
+                 (long long)span_modified(w, &f->modified));
+    put(w, num, (size_t)n);
+    if ((p->fields & SY_KINTO_F_PAYLOAD) && f->payload.kind != V_NONE &&
+        f->payload.kind != V_NULL) {
+        put(w, ",\"payload\":", 11);
+        if (!put_value(w, &f->payload))
+            return false;
+    }
+    if ((p->fields & SY_KINTO_F_SORTINDEX) && f->sortindex.kind != V_NONE &&
+        f->sortindex.kind != V_NULL) {
+        put(w, ",\"sortindex\":", 13);
+        if (!put_value(w, &f->sortindex))
+            return false;
+    }
+    if ((p->fields & SY_KINTO_F_TTL) && f->ttl.kind != V_NONE && f->ttl.kind != V_NULL) {
+        put(w, ",\"ttl\":", 7);
+        if (!put_value(w, &f->ttl))
+            return false;
+    }
+    put(w, "}", 1);
+    (*count)++;
+    return true;
+}
+
+/* One element of Sync's array, at level 1: a BSO is an object whose fields
+ * are noted (the last of each key wins, as in json-c) and written at its
+ * closing brace; anything else is only checked. */
+static bool rewrite_element(rw_t *w, const sy_kinto_list_t *p, size_t *count)
+{
+    bso_spans_t f;
+    span_t key, val;
+
+    if (w->p == w->end || *w->p != '{')
+        return scan_value(w, 1, &val);
+    memset(&f, 0, sizeof(f));
+    w->p++;
+    if (!eat(w, '}')) {
+        do {
+            span_t *slot = NULL;
+
+            skip_ws(w);
+            if (w->p == w->end || *w->p != '"' || !scan_string(w, &key) || !eat(w, ':'))
+                return false;
+            skip_ws(w);
+            if (!scan_value(w, 2, &val))
+                return false;
+            if (key_is(w, &key, "id"))
+                slot = &f.id;
+            else if (key_is(w, &key, "modified"))
+                slot = &f.modified;
+            else if (key_is(w, &key, "payload"))
+                slot = &f.payload;
+            else if (key_is(w, &key, "sortindex"))
+                slot = &f.sortindex;
+            else if (key_is(w, &key, "ttl"))
+                slot = &f.ttl;
+            if (slot != NULL)
+                *slot = val;
+        } while (eat(w, ','));
+        if (!eat(w, '}'))
+            return false;
+    }
+    return put_record(w, &f, p, count);
+}
+
+sy_rc_t sy_kinto_rewrite_list(sy_buf_t *out, const char *body, size_t len, const sy_kinto_list_t *p,
+                              size_t *nsync, size_t *count)
+{
+    size_t mark = out->len;
+    bool ok = false;
+    rw_t w;
+
+    *nsync = 0;
+    *count = 0;
+    if (body == NULL || len > (size_t)INT32_MAX - 1)
+        return SY_ERR_INVALID; /* as sy_json_parse_pool() refuses it */
+    memset(&w, 0, sizeof(w));
+    w.p = (const unsigned char *)body;
+    w.end = w.p + len;
+    w.out = out;
+    sy_buf_init(&w.scratch, len + 64);
+    sy_buf_no_secret(&w.scratch);
+    put(&w, "{\"data\":[", 9);
+    if (eat(&w, '[')) {
+        ok = true;
+        if (!eat(&w, ']')) {
+            do {
+                skip_ws(&w);
+                (*nsync)++;
+                ok = rewrite_element(&w, p, count);
+            } while (ok && eat(&w, ','));
+            ok = ok && eat(&w, ']');
+        }
+        skip_ws(&w);
+        ok = ok && w.p == w.end;
+    }
+    put(&w, "]}", 2);
+    sy_buf_free(&w.scratch);
+    if (ok && w.rc == SY_OK)
+        return SY_OK;
+    out->len = mark;
+    if (out->data != NULL)
+        out->data[mark] = '\0';
+    *count = 0; /* nothing written */
+    return ok ? w.rc : SY_ERR_INVALID;
 }
 
 int64_t sy_kinto_list_etag(const sy_kinto_list_t *p, int64_t collection_ms, size_t nsync)

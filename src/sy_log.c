@@ -130,6 +130,8 @@ static void put_str(line_t *l, const char *str, size_t cap)
             else
                 esc[0] = (char)c, olen = 1;
         } else if (c < 0x80) {
+            /* read through out, which points at esc */
+            // cppcheck-suppress unreadVariable
             esc[0] = (char)c;
             olen = 1;
         } else {
@@ -175,7 +177,8 @@ static void begin(line_t *l, sy_log_level_t level, const char *type)
         struct tm tm;
         char when[32];
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        /* 19 characters: always fits */
+        (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
         putf(l, "%s.%03ldZ %s [%ld]", when, ts.tv_nsec / 1000000, names[level], (long)getpid());
     }
 }
@@ -218,17 +221,14 @@ static void end(line_t *l)
     }
 }
 
-void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
+static void log_v(sy_log_level_t level, const char *request_id, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_v(sy_log_level_t level, const char *request_id, const char *fmt, va_list ap)
 {
     line_t l;
     char msg[CAP_MSG + 1];
-    va_list ap;
 
-    if (level < cfg.min_level || level > SY_LOG_ERROR)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* cut at CAP_MSG on purpose */
     begin(&l, level, "syncto");
     if (request_id != NULL)
         field_str(&l, true, "rid", request_id, CAP_SHORT);
@@ -241,11 +241,37 @@ void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
     end(&l);
 }
 
-void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms)
+void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < cfg.min_level || level > SY_LOG_ERROR)
+        return;
+    va_start(ap, fmt);
+    log_v(level, request_id, fmt, ap);
+    va_end(ap);
+}
+
+const char *sy_log_rid(const sy_ctx_t *ctx)
+{
+    return ctx != NULL && ctx->request != NULL ? ctx->request->request_id : NULL;
+}
+
+void sy_log_ctx(sy_log_level_t level, const sy_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < cfg.min_level || level > SY_LOG_ERROR)
+        return;
+    va_start(ap, fmt);
+    log_v(level, sy_log_rid(ctx), fmt, ap);
+    va_end(ap);
+}
+
+void sy_log_request(const sy_request_t *req, int status, long kinto_errno, double duration_ms)
 {
     line_t l;
     const char *agent, *lang;
-    json_object *e;
 
     if (SY_LOG_INFO < cfg.min_level)
         return;
@@ -254,10 +280,9 @@ void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double d
     field_str(&l, false, "method", req->method_str, CAP_SHORT);
     /* The path only: query values (pagination tokens) stay out of logs. */
     field_str(&l, false, "path", req->path, CAP_PATH);
-    field_num(&l, false, "code", resp->status);
-    if (resp->status >= 400 && resp->json != NULL &&
-        json_object_object_get_ex(resp->json, "errno", &e) && json_object_is_type(e, json_type_int))
-        field_num(&l, false, "errno", json_object_get_int64(e));
+    field_num(&l, false, "code", status);
+    if (status >= 400 && kinto_errno != 0)
+        field_num(&l, false, "errno", kinto_errno);
     field_num(&l, false, "t", duration_ms > 0 ? (long long)(duration_ms + 0.5) : 0);
     /* Upstream: wall time spent waiting on the tokenserver and Sync, and
      * how many calls; t - upstream_ms is syncto's own share. */

@@ -80,7 +80,7 @@ static child_t *find_child(master_t *m, pid_t pid)
     return NULL;
 }
 
-static void remove_child(master_t *m, child_t *c)
+static void remove_child(master_t *m, const child_t *c)
 {
     size_t i = (size_t)(c - m->kids);
     m->kids[i] = m->kids[--m->nkids];
@@ -96,8 +96,10 @@ static void spawn_worker(master_t *m)
         m->kids = k;
         m->cap = cap;
     }
-    fflush(stdout);
-    fflush(stderr);
+    /* So that the child does not write what is buffered a second time; a
+     * failure changes nothing to the fork. */
+    (void)fflush(stdout);
+    (void)fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         sy_log_error(NULL, "cannot fork a worker: %s; retrying in 1 s", strerror(errno));
@@ -217,6 +219,17 @@ static void read_notes(master_t *m)
     }
 }
 
+/* Removes the unix socket file (if it is still ours) and closes the master's
+ * copy of the listening socket. */
+static void close_listener(master_t *m)
+{
+    if (m->listen_fd < 0)
+        return;
+    sy_listen_unlink(&m->addr);
+    close(m->listen_fd);
+    m->listen_fd = -1;
+}
+
 static void begin_stop(master_t *m, int sig)
 {
     if (m->stopping) {
@@ -226,6 +239,11 @@ static void begin_stop(master_t *m, int sig)
         return;
     }
     m->stopping = true;
+    /* From now on new connections are refused (nginx answers its 502 at
+     * once) instead of waiting in the socket's queue, which nobody reads
+     * any more, until the last worker has drained: the socket file goes and
+     * the socket closes once each worker has closed its copy too. */
+    close_listener(m);
     sy_log_info(NULL, "signal %d (%s): stopping %zu workers gracefully (at most %d s)", sig,
                 strsignal(sig), m->nkids, m->s->graceful_timeout_seconds);
     for (size_t i = 0; i < m->nkids; i++)
@@ -362,7 +380,7 @@ static bool setup(master_t *m, char *err, size_t errlen)
     m->note_rd = p[0];
     m->note_wr = p[1];
 
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* fails only for an invalid signal number */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -421,10 +439,7 @@ int sy_master_run(sy_settings_t *s)
     sy_log_info(NULL, "all workers stopped; master exiting");
 
 done:
-    if (m.listen_fd >= 0) {
-        sy_listen_unlink(&m.addr);
-        close(m.listen_fd);
-    }
+    close_listener(&m);
     if (m.sig_fd >= 0)
         close(m.sig_fd);
     if (m.note_rd >= 0)

@@ -50,7 +50,8 @@ static int cmp_mfile(const void *a, const void *b)
     return (x->version > y->version) - (x->version < y->version);
 }
 
-static sy_rc_t list_files(const char *dir, mfile_t *files, int *n, char *err, size_t errlen)
+static SY_MUST_CHECK sy_rc_t list_files(const char *dir, mfile_t *files, int *n, char *err,
+                                        size_t errlen)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -61,6 +62,9 @@ static sy_rc_t list_files(const char *dir, mfile_t *files, int *n, char *err, si
                  dir, strerror(errno));
         return SY_ERR_IO;
     }
+    /* One thread, one directory stream: readdir is safe (glibc deprecates
+     * readdir_r). */
+    // cppcheck-suppress readdirCalled
     while ((e = readdir(d)) != NULL) {
         int v = file_version(e->d_name);
 
@@ -93,7 +97,8 @@ static sy_rc_t list_files(const char *dir, mfile_t *files, int *n, char *err, si
 }
 
 /* Reads dir/name whole into a malloc'ed, NUL-terminated string. */
-static sy_rc_t read_sql(const char *dir, const char *name, char **out, char *err, size_t errlen)
+static SY_MUST_CHECK sy_rc_t read_sql(const char *dir, const char *name, char **out, char *err,
+                                      size_t errlen)
 {
     char path[PATH_MAX];
     FILE *f;
@@ -118,13 +123,13 @@ static sy_rc_t read_sql(const char *dir, const char *name, char **out, char *err
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         rc = SY_ERR_IO;
     } else if (len > SY_MIGRATE_MAX_FILE_BYTES) {
-        snprintf(err, errlen, "%s is larger than %d bytes", path, SY_MIGRATE_MAX_FILE_BYTES);
+        snprintf(err, errlen, "%s is larger than %zu bytes", path, SY_MIGRATE_MAX_FILE_BYTES);
         rc = SY_ERR_TOO_LARGE;
     } else if (memchr(buf, '\0', len) != NULL) {
         snprintf(err, errlen, "%s contains a NUL byte", path);
         rc = SY_ERR_INVALID;
     }
-    fclose(f);
+    (void)fclose(f); /* opened for reading: nothing to lose */
     if (rc != SY_OK) {
         free(buf);
         return rc;
@@ -145,7 +150,7 @@ static void pq_error(char *err, size_t errlen, const char *what, PGconn *conn, c
     if (msg == NULL)
         msg = PQerrorMessage(conn);
     for (; *msg && o + 1 < sizeof(line); msg++)
-        line[o++] = (*msg == '\n' || *msg == '\t') ? ' ' : *msg;
+        line[o++] = (char)((*msg == '\n' || *msg == '\t') ? ' ' : *msg);
     while (o > 0 && line[o - 1] == ' ')
         o--;
     line[o] = '\0';
@@ -154,7 +159,8 @@ static void pq_error(char *err, size_t errlen, const char *what, PGconn *conn, c
 }
 
 /* Runs sql (one or more statements) and expects success. */
-static sy_rc_t exec_ok(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+static SY_MUST_CHECK sy_rc_t exec_ok(PGconn *conn, const char *sql, const char *what, char *err,
+                                     size_t errlen)
 {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
@@ -170,7 +176,7 @@ static sy_rc_t exec_ok(PGconn *conn, const char *sql, const char *what, char *er
 
 /* Checks that the existing cache table is cliquet's: key VARCHAR(256)
  * PRIMARY KEY, value TEXT NOT NULL, ttl TIMESTAMP, nothing else. */
-static sy_rc_t check_legacy_shape(PGconn *conn, char *err, size_t errlen)
+static SY_MUST_CHECK sy_rc_t check_legacy_shape(PGconn *conn, char *err, size_t errlen)
 {
     static const char *const want[3][3] = {
         {"key", "character varying(256)", "t"},
@@ -208,7 +214,8 @@ static sy_rc_t check_legacy_shape(PGconn *conn, char *err, size_t errlen)
 
 /* Current schema version: metadata's cache_schema_version; 1 for a cliquet
  * cache table without it (*legacy set); 0 when there is no cache table. */
-static sy_rc_t read_version(PGconn *conn, int *version, bool *legacy, char *err, size_t errlen)
+static SY_MUST_CHECK sy_rc_t read_version(PGconn *conn, int *version, bool *legacy, char *err,
+                                          size_t errlen)
 {
     PGresult *res;
     bool has_meta, has_cache;
@@ -291,8 +298,8 @@ static int line_of(const char *sql, long pos)
 }
 
 /* Applies one file and records its version, in one transaction. */
-static sy_rc_t apply_file(PGconn *conn, const char *name, const char *sql, int version, char *err,
-                          size_t errlen)
+static SY_MUST_CHECK sy_rc_t apply_file(PGconn *conn, const char *name, const char *sql,
+                                        int version, char *err, size_t errlen)
 {
     char rec[512];
     PGresult *res;
@@ -495,7 +502,7 @@ static bool has_migrations(const char *dir)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static sy_rc_t copy_path(char *buf, size_t buflen, const char *path)
+static SY_MUST_CHECK sy_rc_t copy_path(char *buf, size_t buflen, const char *path)
 {
     if ((size_t)snprintf(buf, buflen, "%s", path) >= buflen)
         return SY_ERR_TOO_LARGE;

@@ -7,10 +7,8 @@
 #include <strings.h>
 #include <unistd.h>
 #include "syncto/sy_ctx.h"
-#include "syncto/sy_backoff.h"
 #include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
-#include "syncto/sy_worker.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 #define BODY_MAX_DEFAULT ((size_t)64 << 20)
@@ -44,6 +42,9 @@ void sy_resp_init(sy_request_t *req, sy_response_t *resp)
     /* Owned by the pool from here: a batch sub-response, which never
      * reaches sy_resp_finish(), releases its body like any other. */
     sy_buf_init_pooled(&resp->body, req->pool, body_max(settings_of(req)));
+    /* What is sent to the client holds no credential: records, ids,
+     * timestamps and errors. */
+    sy_buf_no_secret(&resp->body);
 }
 
 void sy_resp_set_header(sy_request_t *req, sy_response_t *resp, const char *name, const char *value)
@@ -92,8 +93,20 @@ void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *locati
     sy_resp_set_header(req, resp, "Location", location);
 }
 
-static json_object *error_obj(int status, int kinto_errno, const char *error, const char *message,
-                              json_object *details)
+void sy_resp_backoff(sy_request_t *req, sy_response_t *resp, long seconds)
+{
+    const char *current = sy_resp_header(resp, "Backoff");
+
+    if (seconds <= 0)
+        return;
+    /* The value is one this function wrote: whole seconds. */
+    if (current != NULL && strtol(current, NULL, 10) >= seconds)
+        return;
+    sy_resp_set_header(req, resp, "Backoff", sy_psprintf(req->pool, "%ld", seconds));
+}
+
+static json_object *error_obj(int status, sy_errno_t kinto_errno, const char *error,
+                              const char *message, json_object *details)
 {
     json_object *o = sy_json_must(json_object_new_object());
 
@@ -107,13 +120,14 @@ static json_object *error_obj(int status, int kinto_errno, const char *error, co
     return o;
 }
 
-void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto_errno,
+void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, sy_errno_t kinto_errno,
                    const char *message, json_object *details)
 {
     /* Validation errors name themselves "Invalid parameters", as cliquet's
      * do, rather than "Bad Request". */
-    const char *error =
-        status == 400 && kinto_errno == 107 ? "Invalid parameters" : sy_http_reason(status);
+    const char *error = status == 400 && kinto_errno == SY_ERRNO_INVALID_PARAMETERS
+                            ? "Invalid parameters"
+                            : sy_http_reason(status);
 
     sy_resp_json(req, resp, status, error_obj(status, kinto_errno, error, message, details));
     if (status >= 500) {
@@ -146,7 +160,7 @@ void sy_resp_invalid_param(sy_request_t *req, sy_response_t *resp, const char *l
         message = description;
     else
         message = sy_psprintf(req->pool, "%s in %s: %s", name, location, description);
-    sy_resp_error(req, resp, 400, 107, message, details);
+    sy_resp_error(req, resp, 400, SY_ERRNO_INVALID_PARAMETERS, message, details);
 }
 
 /* The titles Pyramid/WebOb give, which Kinto clients have always seen in
@@ -257,7 +271,7 @@ static void serialize(sy_request_t *req, sy_response_t *resp)
         return;
     sy_log_error(req->request_id, "response body of %zu bytes exceeds the %zu bytes cap", len,
                  resp->body.max);
-    sy_resp_error(req, resp, 500, 999, "Response too large.", NULL);
+    sy_resp_error(req, resp, 500, SY_ERRNO_UNDEFINED, "Response too large.", NULL);
     s = json_object_to_json_string_length(resp->json, SY_JSON_FLAGS, &len);
     if (s == NULL || sy_buf_append(&resp->body, s, len) != SY_OK) {
         resp->has_body = false;
@@ -275,7 +289,7 @@ static bool under_load(const sy_request_t *req, const sy_settings_t *s)
         return false;
     if (s->backoff_threshold <= 0)
         return true;
-    return req->ctx != NULL && sy_worker_busy_ratio(req->ctx->worker) > s->backoff_threshold;
+    return sy_ctx_busy_ratio(req->ctx) > s->backoff_threshold;
 }
 
 void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
@@ -300,7 +314,7 @@ void sy_resp_finish(sy_request_t *req, sy_response_t *resp)
          * success that would replay a write. */
         sy_kv_del(&resp->headers, "Retry-After");
         if (under_load(req, s))
-            sy_backoff_set_header(req, resp, s->backoff);
+            sy_resp_backoff(req, resp, s->backoff);
     }
     if (resp->status < 200 || resp->status == 204 || resp->status == 304) {
         resp->has_body = false;

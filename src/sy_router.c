@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "syncto/sy_batch.h"
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_views.h"
 #include "sy_version.h"
@@ -31,6 +32,12 @@ typedef struct {
     bool after_eol; /* still served after the end of service */
 } route_t;
 
+/* The batch dispatches its sub-requests through the router. */
+static void view_batch(sy_request_t *req, sy_response_t *resp)
+{
+    sy_view_batch(req, resp, sy_router_dispatch);
+}
+
 /* The names are those the original Syncto's metrics used, so that existing
  * dashboards keep working. The heartbeats and the version stay up after the
  * end of service: load balancers and monitoring must not take a node out
@@ -41,7 +48,7 @@ static const route_t routes[] = {
     {"/v1/__lbheartbeat__", "lbheartbeat", M_GET, sy_view_lbheartbeat, true},
     {"/v1/__version__", "version", M_GET, sy_view_version, true},
     {"/v1/fxa-oauth/params", "fxa-oauth", M_GET, sy_view_fxa_params, false},
-    {"/v1/batch", "batch", M_POST, sy_view_batch, false},
+    {"/v1/batch", "batch", M_POST, view_batch, false},
     {"/v1/buckets/{}", "bucket", M_GET, sy_view_bucket, false},
     {"/v1/buckets/{}/collections", "collections", M_GET, sy_view_collections, false},
     {"/v1/buckets/{}/collections/{}", "collection", M_GET, sy_view_collection, false},
@@ -241,7 +248,7 @@ static void route(sy_request_t *req, sy_response_t *resp)
         return;
     }
     if (strcmp(req->segments[0], "v1") != 0) {
-        sy_resp_error(req, resp, 404, 116,
+        sy_resp_error(req, resp, 404, SY_ERRNO_VERSION_NOT_AVAILABLE,
                       "The requested API version is not available on this server.", NULL);
         return;
     }
@@ -261,15 +268,16 @@ static void route(sy_request_t *req, sy_response_t *resp)
     }
     found = find_route(req);
     if (found == NULL) {
-        sy_resp_error(req, resp, 404, 111, "The resource you are looking for could not be found.",
-                      NULL);
+        sy_resp_error(req, resp, 404, SY_ERRNO_MISSING_RESOURCE,
+                      "The resource you are looking for could not be found.", NULL);
         return;
     }
     req->route = found->pattern;
     req->route_name = found->name;
     if ((found->methods & bit) == 0) {
         char allow[64];
-        sy_resp_error(req, resp, 405, 115, "Method not allowed on this endpoint.", NULL);
+        sy_resp_error(req, resp, 405, SY_ERRNO_METHOD_NOT_ALLOWED,
+                      "Method not allowed on this endpoint.", NULL);
         sy_resp_set_header(req, resp, "Allow", allow_header(found->methods, allow, sizeof(allow)));
         return;
     }
@@ -310,7 +318,7 @@ void sy_router_dispatch(sy_request_t *req, sy_response_t *resp)
                 req->route = r->pattern;
                 req->route_name = r->name;
             }
-            sy_resp_error(req, resp, 410, 202,
+            sy_resp_error(req, resp, 410, SY_ERRNO_SERVICE_DEPRECATED,
                           "This service has reached its end of life and is no longer available.",
                           NULL);
         } else {

@@ -271,7 +271,7 @@ static void copy_text(char *dst, size_t max, const char *src, bool key_chars)
             char c = (char)*s;
             if (len + 1 > max)
                 break;
-            dst[len++] = (is_host_char(c) || c == ':') ? c : '_';
+            dst[len++] = (char)((is_host_char(c) || c == ':') ? c : '_');
             s++;
             continue;
         }
@@ -395,6 +395,14 @@ void sy_sentry_capture(const char *level, const char *message, const char *reque
 
 /* ---- upload ------------------------------------------------------------- */
 
+/* curl_easy_setopt on the upload handle unless an earlier option failed:
+ * res keeps the first failure, and the upload is not started then. */
+#define SET_OPT(res, opt, val)                                                                     \
+    do {                                                                                           \
+        if ((res) == CURLE_OK)                                                                     \
+            (res) = curl_easy_setopt(g.easy, (opt), (val));                                        \
+    } while (0)
+
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     return size * nmemb;
@@ -416,6 +424,7 @@ static bool upload(const char *body, long limit_ms, char *why, size_t whylen)
     char auth[AUTH_HEADER_MAX];
     struct curl_slist *headers = NULL, *h;
     CURLcode res = CURLE_OK;
+    CURLMcode mres;
     CURLMsg *msg;
     long status = 0;
     int running = 1, left;
@@ -442,19 +451,23 @@ static bool upload(const char *body, long limit_ms, char *why, size_t whylen)
     headers = h;
 
     curl_easy_reset(g.easy);
-    curl_easy_setopt(g.easy, CURLOPT_URL, g.dsn.store_url);
-    curl_easy_setopt(g.easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(g.easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(g.easy, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(g.easy, CURLOPT_TIMEOUT_MS,
-                     limit_ms > 0 && limit_ms < TOTAL_TIMEOUT_MS ? limit_ms : TOTAL_TIMEOUT_MS);
-    curl_easy_setopt(g.easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(g.easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(g.easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(g.easy, CURLOPT_USERAGENT, "syncto/" SY_VERSION);
-    curl_easy_setopt(g.easy, CURLOPT_WRITEFUNCTION, discard_body);
+    SET_OPT(res, CURLOPT_URL, g.dsn.store_url);
+    SET_OPT(res, CURLOPT_PROTOCOLS_STR, "http,https");
+    SET_OPT(res, CURLOPT_NOSIGNAL, 1L);
+    SET_OPT(res, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    SET_OPT(res, CURLOPT_TIMEOUT_MS,
+            limit_ms > 0 && limit_ms < TOTAL_TIMEOUT_MS ? limit_ms : TOTAL_TIMEOUT_MS);
+    SET_OPT(res, CURLOPT_HTTPHEADER, headers);
+    SET_OPT(res, CURLOPT_POSTFIELDS, body);
+    SET_OPT(res, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    SET_OPT(res, CURLOPT_USERAGENT, "syncto/" SY_VERSION);
+    SET_OPT(res, CURLOPT_WRITEFUNCTION, discard_body);
     if (g.ca_bundle != NULL)
-        curl_easy_setopt(g.easy, CURLOPT_CAINFO, g.ca_bundle);
+        SET_OPT(res, CURLOPT_CAINFO, g.ca_bundle);
+    if (res != CURLE_OK) {
+        snprintf(why, whylen, "cannot set up the upload: %s", curl_easy_strerror(res));
+        goto done;
+    }
 
     if (curl_multi_add_handle(g.multi, g.easy) != CURLM_OK) {
         set_err(why, whylen, "cannot start the upload");
@@ -476,14 +489,18 @@ static bool upload(const char *body, long limit_ms, char *why, size_t whylen)
     while ((msg = curl_multi_info_read(g.multi, &left)) != NULL)
         if (msg->msg == CURLMSG_DONE && msg->easy_handle == g.easy)
             res = msg->data.result;
-    curl_multi_remove_handle(g.multi, g.easy);
+    /* Left in the multi handle, the easy one could never be added again. */
+    mres = curl_multi_remove_handle(g.multi, g.easy);
 
     if (aborted) {
         set_err(why, whylen, "upload aborted at shutdown");
+    } else if (mres != CURLM_OK) {
+        set_err(why, whylen, curl_multi_strerror(mres));
     } else if (res != CURLE_OK) {
         set_err(why, whylen, curl_easy_strerror(res));
     } else {
-        curl_easy_getinfo(g.easy, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_getinfo(g.easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+            status = 0;
         if (status >= 200 && status < 300)
             ok = true;
         else
@@ -491,9 +508,11 @@ static bool upload(const char *body, long limit_ms, char *why, size_t whylen)
     }
 
 done:
-    /* Only the POST options point at our buffers; forget them. */
-    curl_easy_setopt(g.easy, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(g.easy, CURLOPT_POSTFIELDS, NULL);
+    /* Only the POST options point at our buffers; forget them (clearing a
+     * pointer option cannot fail, and the next upload sets everything again
+     * after curl_easy_reset). */
+    (void)curl_easy_setopt(g.easy, CURLOPT_HTTPHEADER, NULL);
+    (void)curl_easy_setopt(g.easy, CURLOPT_POSTFIELDS, NULL);
     free_headers(headers);
     return ok;
 }
@@ -565,8 +584,8 @@ static void release_all(void)
     if (g.easy != NULL)
         curl_easy_cleanup(g.easy);
     g.easy = NULL;
-    if (g.multi != NULL)
-        curl_multi_cleanup(g.multi);
+    if (g.multi != NULL) /* the easy handle is never left in it: nothing to report */
+        (void)curl_multi_cleanup(g.multi);
     g.multi = NULL;
     if (g.curl_global)
         curl_global_cleanup();
@@ -688,7 +707,9 @@ void sy_sentry_shutdown(int timeout_ms)
 
     if (!done) {
         atomic_store(&g.abort_upload, true);
-        curl_multi_wakeup(g.multi);
+        /* Should the wakeup fail, the uploader's poll still ends within
+         * its 1 s timeout and sees the flag. */
+        (void)curl_multi_wakeup(g.multi);
     }
     pthread_join(g.thread, NULL);
 

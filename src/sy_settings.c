@@ -85,7 +85,7 @@ static const setting_t settings_table[] = {
     INT(listen_backlog, "1024", 1, 65535,
         "Length of the queue of connections waiting for a worker thread."),
     INT(workers, "2", 1, 256, "Worker processes forked by the master."),
-    INT(threads, "64", 1, 1024,
+    INT(threads, "512", 1, 1024,
         "Threads per worker process; workers x threads requests are served at once."),
     INT(worker_max_requests, "100000", 0, INT_MAX,
         "A worker is replaced after serving this many requests; 0 never replaces it."),
@@ -147,6 +147,10 @@ static const setting_t settings_table[] = {
     INT(cache_credentials_safety_margin_seconds, "30", 0, 3600,
         "Cached credentials this close to their expiry are renewed instead of used."),
     INT(cache_pool_size, "4", 1, 64, "PostgreSQL connections per worker process."),
+    INT(cache_memory_entries, "2048", 0, 100000,
+        "Credentials each worker process also keeps in memory, in front of PostgreSQL (2 KiB of "
+        "locked memory each, counted against RLIMIT_MEMLOCK); an entry lives at most 60 s and "
+        "never longer than its PostgreSQL row. 0 turns the in-memory layer off."),
 
     /* deprecation */
     STR(eos, "", 0, check_date, 0, "YYYY-MM-DD",
@@ -222,17 +226,26 @@ static const void *cfield(const sy_settings_t *s, const setting_t *e)
     return (const char *)s + e->offset;
 }
 
-static const setting_t *find_setting(const char *key)
+static const setting_t *find_key(const char *key)
 {
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (strcasecmp(settings_table[i].key, key) == 0)
             return &settings_table[i];
     }
-    for (size_t i = 0; i < NALIASES; i++) {
-        if (strcasecmp(aliases[i].key, key) == 0)
-            return find_setting(aliases[i].target);
-    }
     return NULL;
+}
+
+/* The setting of a key or of an alias (which names a key, never another
+ * alias). */
+static const setting_t *find_setting(const char *key)
+{
+    const setting_t *e = find_key(key);
+
+    for (size_t i = 0; e == NULL && i < NALIASES; i++) {
+        if (strcasecmp(aliases[i].key, key) == 0)
+            e = find_key(aliases[i].target);
+    }
+    return e;
 }
 
 /* "syncto.token_server_url" -> "SYNCTO_TOKEN_SERVER_URL" */
@@ -240,7 +253,7 @@ static void env_name(const char *key, char *out, size_t n)
 {
     size_t i = 0;
     for (; key[i] != '\0' && i + 1 < n; i++)
-        out[i] = key[i] == '.' ? '_' : (char)toupper((unsigned char)key[i]);
+        out[i] = (char)(key[i] == '.' ? '_' : toupper((unsigned char)key[i]));
     out[i] = '\0';
 }
 
@@ -378,17 +391,29 @@ static bool check_origins(const char *v, char *why, size_t n)
     return true;
 }
 
+/* The number written with the n digits at s, or -1 when one is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 static bool check_date(const char *v, char *why, size_t n)
 {
     if (*v == '\0')
         return true;
-    int y, m, d;
-    char tail;
-    if (strlen(v) == 10 && v[4] == '-' && v[7] == '-' &&
-        sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && y >= 2000 && m >= 1 && m <= 12 &&
-        d >= 1 && d <= 31 && isdigit((unsigned char)v[0]) && isdigit((unsigned char)v[5]) &&
-        isdigit((unsigned char)v[8]))
-        return true;
+    if (strlen(v) == 10 && v[4] == '-' && v[7] == '-') {
+        int y = digits(v, 4), m = digits(v + 5, 2), d = digits(v + 8, 2);
+
+        if (y >= 2000 && m >= 1 && m <= 12 && d >= 1 && d <= 31)
+            return true;
+    }
     snprintf(why, n, "not a YYYY-MM-DD date: \"%.200s\"", v);
     return false;
 }
@@ -442,7 +467,7 @@ static void fail(load_t *L, const origin_t *o, const char *key, const char *fmt,
     char reason[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    (void)vsnprintf(reason, sizeof(reason), fmt, ap); /* a long reason is cut */
     va_end(ap);
     if (o != NULL && o->env[0] != '\0')
         snprintf(L->err, L->errlen, "environment: %s: %s", o->env, reason);
@@ -461,7 +486,7 @@ static void fail_line(load_t *L, int lineno, const char *fmt, ...)
     char reason[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    (void)vsnprintf(reason, sizeof(reason), fmt, ap); /* a long reason is cut */
     va_end(ap);
     snprintf(L->err, L->errlen, "%s:%d: %s", L->file, lineno, reason);
 }
@@ -728,7 +753,7 @@ static bool load_file(load_t *L)
         sodium_memzero(line, cap); /* the file holds secrets */
         free(line);
     }
-    fclose(f);
+    (void)fclose(f); /* opened for reading: nothing to lose */
     return ok;
 }
 
@@ -807,7 +832,7 @@ static bool check_ca_bundle(load_t *L)
     }
     struct stat st;
     bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
-    fclose(f);
+    (void)fclose(f); /* opened for reading: nothing to lose */
     if (!regular) {
         fail(L, o, e->key, "cannot read CA bundle %s: not a regular file", resolved);
         return false;
@@ -996,30 +1021,41 @@ static const char *type_name(type_t t)
     return "?";
 }
 
+/* Output errors are sticky in the stream: whoever asked for the table
+ * checks ferror() once it is written (main_syncto.c). */
+static void md_put(FILE *f, const char *s, size_t len)
+{
+    (void)fwrite(s, 1, len, f);
+}
+
 /* Writes s into a Markdown table cell, escaping the pipe. */
 static void md_cell(FILE *f, const char *s)
 {
-    fputs(" ", f);
-    for (; *s != '\0'; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else
-            fputc(*s, f);
+    md_put(f, " ", 1);
+    while (*s != '\0') {
+        size_t run = strcspn(s, "|");
+
+        md_put(f, s, run);
+        s += run;
+        if (*s == '|') {
+            md_put(f, "\\|", 2);
+            s++;
+        }
     }
-    fputs(" |", f);
+    md_put(f, " |", 2);
 }
 
 static void md_row(FILE *f, const char *key, const char *env, const char *type, const char *def,
                    const char *range, const char *doc)
 {
-    fputs("|", f);
+    md_put(f, "|", 1);
     md_cell(f, key);
     md_cell(f, env);
     md_cell(f, type);
     md_cell(f, def);
     md_cell(f, range);
     md_cell(f, doc);
-    fputs("\n", f);
+    md_put(f, "\n", 1);
 }
 
 /* The row of a settings key, with its environment variable. */
@@ -1064,8 +1100,10 @@ static void describe_range(const setting_t *e, char *out, size_t n)
 
 void sy_settings_write_markdown(FILE *f)
 {
-    fputs("| Setting | Environment variable | Type | Default | Range | Description |\n", f);
-    fputs("| --- | --- | --- | --- | --- | --- |\n", f);
+    static const char head[] = "| Setting | Environment variable | Type | Default | Range | "
+                               "Description |\n| --- | --- | --- | --- | --- | --- |\n";
+
+    md_put(f, head, sizeof(head) - 1);
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting_t *e = &settings_table[i];
         char def[512], range[256];

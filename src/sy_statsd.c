@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -302,11 +303,12 @@ static size_t build_line(char *line, const char *name, const char *value, const 
     len += n;
     if (len + 1 + vlen + 1 + tlen > SY_STATSD_DATAGRAM_MAX)
         goto drop;
+    /* A datagram, sent with its length: no NUL anywhere. */
     line[len++] = ':';
-    memcpy(line + len, value, vlen);
+    memcpy(line + len, value, vlen); // NOLINT(bugprone-not-null-terminated-result)
     len += vlen;
     line[len++] = '|';
-    memcpy(line + len, type, tlen);
+    memcpy(line + len, type, tlen); // NOLINT(bugprone-not-null-terminated-result)
     len += tlen;
     return len;
 

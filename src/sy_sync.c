@@ -315,9 +315,10 @@ static void result_init(sy_sync_result_t *res)
     res->retry_after = -1;
 }
 
-/* Copies an HTTP outcome into res. */
+/* Copies an HTTP outcome into res; the body is parsed unless raw is set
+ * and the answer is a 2xx. */
 static void result_from_http(sy_pool_t *pool, sy_sync_result_t *res, sy_sync_stage_t stage,
-                             const char *host, const sy_http_resp_t *h)
+                             const char *host, const sy_http_resp_t *h, bool raw)
 {
     result_init(res);
     res->stage = stage;
@@ -330,7 +331,8 @@ static void result_from_http(sy_pool_t *pool, sy_sync_result_t *res, sy_sync_sta
     res->headers = h->headers;
     res->body = h->body != NULL ? h->body : "";
     res->body_len = h->body_len;
-    res->json = sy_json_parse_pool(pool, res->body, res->body_len);
+    if (!(raw && h->status >= 200 && h->status < 300))
+        res->json = sy_json_parse_pool(pool, res->body, res->body_len);
     sy_sync_parse_headers(res, &res->headers);
 }
 
@@ -380,7 +382,7 @@ static bool ensure_creds(sy_sync_t *s, bool refresh, sy_sync_result_t *res)
     }
     if (sy_http_parse_url(s->pool, s->ctx->settings->token_server_url, &tsurl) != SY_OK)
         tsurl.authority = NULL;
-    result_from_http(s->pool, res, SY_SYNC_STAGE_TOKENSERVER, tsurl.authority, &tsr);
+    result_from_http(s->pool, res, SY_SYNC_STAGE_TOKENSERVER, tsurl.authority, &tsr, false);
     if (tsr.rc == SY_OK && tsr.status == 200)
         res->rc = SY_ERR_UPSTREAM; /* answered, but nothing usable */
     s->failed = true;
@@ -428,6 +430,8 @@ static sy_rc_t build(sy_sync_t *s, const sy_sync_op_t *op, sy_http_req_t *hreq)
     hreq->headers = headers;
     hreq->body = op->body;
     hreq->body_len = op->body_len;
+    /* Storage answers carry records (encrypted client-side), never a key. */
+    hreq->no_secret = true;
     hreq->connect_timeout_ms = st->sync_connect_timeout_seconds > 0
                                    ? (long)(st->sync_connect_timeout_seconds * 1000)
                                    : 5000;
@@ -493,7 +497,7 @@ static void run_many(sy_sync_t *s, const sy_sync_op_t *const *ops, sy_sync_resul
     }
     for (i = 0; i < m; i++) {
         result_from_http(s->pool, res[map[i]], SY_SYNC_STAGE_SYNC, s->endpoint.authority,
-                         &hresps[i]);
+                         &hresps[i], ops[map[i]]->raw_body);
         after_call(s, ops[map[i]], res[map[i]]);
     }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "syncto/sy_backoff.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 #include "syncto/sy_statsd.h"
 #include "syncto/sy_sync.h"
@@ -15,7 +16,7 @@
 #include "sy_version.h"
 
 /* The tokenserver's answer is a small JSON object. */
-#define TOKEN_BODY_MAX (64 * 1024)
+#define TOKEN_BODY_MAX ((size_t)64 * 1024)
 
 static long ms_of(double seconds, long fallback)
 {
@@ -56,9 +57,8 @@ sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t
     memset(out, 0, sizeof(*out));
     if (json == NULL || len == 0 || len > TOKEN_BODY_MAX)
         return SY_ERR_UPSTREAM;
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
+    /* The answer holds the Hawk id and key: see sy_json.h. */
+    tok = sy_json_tokener_new_secret(len);
     o = json_tokener_parse_ex(tok, json, (int)len);
     if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
         json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
@@ -97,8 +97,8 @@ sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t
     out->json_len = len;
     rc = SY_OK;
 done:
-    json_object_put(o);
-    json_tokener_free(tok);
+    sy_json_put_secret(o);
+    sy_json_tokener_free_secret(tok);
     return rc;
 }
 
@@ -169,8 +169,8 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
                      (double)(sy_ts_now_ms() - started));
     sy_req_note_upstream(ctx, (double)(sy_ts_now_ms() - started), 1);
     if (rc != SY_OK) {
-        sy_log_warn(NULL, "tokenserver unreachable: %s",
-                    resp->error != NULL ? resp->error : sy_rc_str(rc));
+        sy_log_ctx_warn(ctx, "tokenserver unreachable: %s",
+                        resp->error != NULL ? resp->error : sy_rc_str(rc));
         return rc;
     }
     sy_backoff_note(ctx, host_of(pool, s->token_server_url), resp->status, &resp->headers);
@@ -178,7 +178,7 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     if (ts != NULL && sy_ts_parse_sync(ts, &server_ms))
         sy_sync_clock_learn(server_ms, sy_ts_now_ms());
     if (resp->status != 200) {
-        sy_log_info(NULL, "tokenserver answered %d", resp->status);
+        sy_log_ctx_info(ctx, "tokenserver answered %d", resp->status);
         return SY_ERR_UPSTREAM;
     }
     rc = sy_token_parse(pool, resp->body, resp->body_len, tok);
@@ -188,7 +188,7 @@ sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *au
     resp->body[0] = '\0';
     resp->body_len = 0;
     if (rc != SY_OK)
-        sy_log_warn(NULL, "tokenserver answered 200 with an unusable body");
+        sy_log_ctx_warn(ctx, "tokenserver answered 200 with an unusable body");
     return rc;
 }
 

@@ -21,7 +21,7 @@ void sy_view_heartbeat(sy_request_t *req, sy_response_t *resp)
     json_object *o;
 
     if (ctx != NULL) {
-        cache_ok = ctx->cache != NULL && sy_cache_ping(ctx->cache);
+        cache_ok = ctx->cache != NULL && sy_cache_ping(ctx->cache, ctx);
         sync_ok = ctx->settings != NULL && sy_tokenserver_heartbeat(ctx);
     }
     o = sy_json_must(json_object_new_object());

@@ -15,7 +15,8 @@
  *     the kernel queue for another worker. Nothing is lost and there is no
  *     race between "accepted" and "counted".
  * The socket is shared with the master and the other workers, so it is never
- * shut down here (that would stop them too).
+ * shut down here (that would stop them too); a stopping worker only closes
+ * its own descriptor.
  *
  * Signals: every thread blocks every asynchronous signal; the main thread
  * takes them with sigwaitinfo(). SIGTERM/SIGINT/SIGQUIT stop the worker,
@@ -26,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,12 +35,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "syncto/sy_cache.h"
+#include "syncto/sy_memcache.h"
 #include "syncto/sy_sentry.h"
 #include "syncto/sy_statsd.h"
 
@@ -48,7 +52,7 @@
 #include "syncto/sy_log.h"
 #include "syncto/sy_pool.h"
 
-#define THREAD_STACK_BYTES (256 * 1024)
+#define THREAD_STACK_BYTES ((size_t)256 * 1024)
 #define POOL_BLOCK_BYTES 16384
 #define ACCEPT_RETRY_NS 100000000L /* 100 ms after a resource error */
 
@@ -63,7 +67,7 @@ struct sy_worker {
     pthread_mutex_t accept_lock;
     atomic_bool stopping;
     atomic_int stop_reason; /* STOP_*, set by the first thread asking */
-    atomic_int busy;        /* threads serving a request */
+    sy_load_t load;         /* threads running, and serving a request */
     atomic_uint_fast64_t nrequests;
     int nthreads;
 
@@ -74,14 +78,8 @@ struct sy_worker {
     pthread_t *tids;
     sy_ctx_t *ctxs;
     struct sy_cache *cache;
+    struct sy_memcache *memcache;
 };
-
-double sy_worker_busy_ratio(const sy_worker_t *w)
-{
-    if (w == NULL || w->nthreads <= 0)
-        return 0.0;
-    return (double)atomic_load(&w->busy) / (double)w->nthreads;
-}
 
 uint64_t sy_worker_nrequests(const sy_worker_t *w)
 {
@@ -184,12 +182,12 @@ static void *thread_main(void *arg)
         if (!got)
             break;
 
-        atomic_fetch_add(&w->busy, 1);
+        atomic_fetch_add(&w->load.busy, 1);
         sy_fcgi_handle(&req, ctx);
         FCGX_Finish_r(&req);
         if (req.ipcFd >= 0)
             FCGX_Free(&req, 1); /* connections are not kept between requests */
-        atomic_fetch_sub(&w->busy, 1);
+        atomic_fetch_sub(&w->load.busy, 1);
 
         ctx->nrequests++;
         uint64_t n = (uint64_t)atomic_fetch_add(&w->nrequests, 1) + 1;
@@ -216,7 +214,9 @@ static bool start_threads(sy_worker_t *w)
         sy_ctx_t *ctx = &w->ctxs[i];
         ctx->settings = w->settings;
         ctx->worker = w;
+        ctx->load = &w->load;
         ctx->cache = w->cache;
+        ctx->memcache = w->memcache;
         ctx->http = NULL;
         ctx->pool = sy_pool_new(POOL_BLOCK_BYTES);
         ctx->thread_index = i;
@@ -233,6 +233,7 @@ static bool start_threads(sy_worker_t *w)
             sy_pool_free(ctx->pool);
             ctx->pool = NULL;
             w->nthreads = i;
+            atomic_store(&w->load.nthreads, i);
             ok = false;
             break;
         }
@@ -283,13 +284,21 @@ static void block_signals(sigset_t *waitset)
     sigaddset(waitset, SIGUSR2);
 }
 
+/* Waits for a reason to stop. Meanwhile, once a second, wipes the
+ * in-memory credentials whose time is up, so that an idle worker does not
+ * keep them until the next lookup. */
 static int wait_for_stop(sy_worker_t *w, const sigset_t *waitset)
 {
+    const struct timespec tick = {1, 0};
+
     for (;;) {
         siginfo_t info;
-        int sig = sigwaitinfo(waitset, &info);
-        if (sig < 0)
-            continue; /* EINTR */
+        int sig = sigtimedwait(waitset, &info, &tick);
+        if (sig < 0) {
+            if (errno == EAGAIN)
+                sy_memcache_sweep(w->memcache);
+            continue; /* the tick, or EINTR */
+        }
         switch (sig) {
         case SIGTERM:
         case SIGINT:
@@ -305,6 +314,38 @@ static int wait_for_stop(sy_worker_t *w, const sigset_t *waitset)
     }
 }
 
+/* Descriptors one thread may hold at once: its FastCGI connection, the
+ * Sync and tokenserver connections its libcurl handles keep (a batch runs
+ * up to sync_max_concurrency at a time), and a margin. */
+#define FDS_PER_THREAD 4
+#define FDS_MARGIN 64
+
+/* Raises the soft RLIMIT_NOFILE towards the hard one when the pool needs
+ * more than the soft limit allows (1024 by default, which 256 threads
+ * already exceed); warns when even the hard limit is short. */
+static void raise_nofile(int nthreads)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)nthreads * FDS_PER_THREAD + FDS_MARGIN;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        sy_log_warn(NULL,
+                    "worker: %d threads may need %lu file descriptors, the limit is %lu "
+                    "(raise LimitNOFILE / ulimit -n)",
+                    nthreads, (unsigned long)need, (unsigned long)rl.rlim_cur);
+}
+
+/* Allocations from this size on are mappings of their own, unmapped when
+ * freed: the buffers of a large Sync answer and of its Kinto response go
+ * back to the system after the request. glibc would otherwise raise its
+ * threshold after the first such free, up to 32 MiB, and keep the memory
+ * in the thread's arena for good, each of the threads that ever served a
+ * large list holding its peak. A fixed value turns that adjustment off. */
+#define MMAP_THRESHOLD (256 * 1024)
+
 int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 {
     sy_worker_t *w = calloc(1, sizeof(*w));
@@ -313,9 +354,12 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     if (w == NULL)
         abort();
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* fails only for an invalid signal number */
     block_signals(&waitset);
     sy_log_init(s);
+    raise_nofile(s->threads);
+    if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1)
+        sy_log_warn(NULL, "worker: cannot set the malloc mmap threshold");
 
     w->settings = s;
     w->listen_fd = listen_fd;
@@ -324,7 +368,8 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
     w->nthreads = s->threads;
     atomic_init(&w->stopping, false);
     atomic_init(&w->stop_reason, STOP_NONE);
-    atomic_init(&w->busy, 0);
+    atomic_init(&w->load.busy, 0);
+    atomic_init(&w->load.nthreads, s->threads);
     atomic_init(&w->nrequests, 0);
     pthread_mutex_init(&w->accept_lock, NULL);
     pthread_mutex_init(&w->done_lock, NULL);
@@ -351,6 +396,9 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
      * failures only turn them off). ctx->http is created per thread by
      * sy_http_of(). */
     w->cache = sy_cache_new(s);
+    /* The in-memory layer mirrors what PostgreSQL holds: none without it. */
+    if (w->cache != NULL)
+        w->memcache = sy_memcache_new(s->cache_memory_entries);
     if (sy_statsd_init(s) != SY_OK)
         sy_log_warn(NULL, "worker %ld: StatsD disabled", (long)getpid());
     if (sy_sentry_init(s) != SY_OK)
@@ -377,10 +425,20 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
         wr = write(w->wake_wr, "x", 1);
     } while (wr < 0 && errno == EINTR);
 
+    /* This worker accepts nothing more: once no thread is in accept_one()
+     * (they all check the flag under the accept mutex), close its copy of
+     * the listening socket. When the whole server stops, the socket then
+     * closes as soon as the master and every worker have let go of it, and
+     * new connections are refused rather than queued until the end of the
+     * drain. During a reload the master and the new workers keep it open. */
+    pthread_mutex_lock(&w->accept_lock);
+    close(w->listen_fd); /* the number stays in w and the requests, never used again */
+    pthread_mutex_unlock(&w->accept_lock);
+
     const char *why = reason == STOP_RECYCLE  ? "served worker_max_requests"
                       : reason == STOP_SIGNAL ? "asked to stop"
                                               : "fatal error";
-    int in_flight = atomic_load(&w->busy);
+    int in_flight = atomic_load(&w->load.busy);
     sy_log_info(NULL, "worker %ld stopping (%s); requests in flight: %d", (long)getpid(), why,
                 in_flight);
 
@@ -389,7 +447,8 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
         sy_log_warn(NULL,
                     "worker %ld: graceful timeout (%d s) reached with %d requests in flight; "
                     "exiting",
-                    (long)getpid(), s->graceful_timeout_seconds, atomic_load(&w->busy));
+                    (long)getpid(), s->graceful_timeout_seconds, atomic_load(&w->load.busy));
+        sy_memcache_wipe(w->memcache); /* thread-safe, unlike the frees */
         _exit(SY_WORKER_EXIT_TIMEOUT); /* threads still run: no cleanup */
     }
     for (int i = 0; i < w->nthreads; i++) {
@@ -401,6 +460,7 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     sy_sentry_shutdown(2000);
     sy_statsd_close();
+    sy_memcache_free(w->memcache);
     sy_cache_free(w->cache);
     close(w->wake_rd);
     close(w->wake_wr);

@@ -27,9 +27,16 @@ util-linux          setpriv
 passwd              useradd
 valgrind            -
 clang-format        clang-format
+clang-tidy          clang-tidy
+cppcheck            cppcheck
+python3             python3
+clang               -
+libclang-rt-14-dev  -
 nodejs              node
 npm                 npm
 chromium            chromium
+wrk                 wrk
+linux-perf          perf
 '
 
 installed() {

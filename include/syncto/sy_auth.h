@@ -48,19 +48,20 @@ typedef struct {
 /* Pure parser over request headers (lowercased names) and the bucket id.
  * SY_OK fills *out (strings in pool); SY_ERR_INVALID sets *message to one of
  * the SY_AUTH_MSG_* texts for a 401 errno 104. */
-sy_rc_t sy_auth_parse(sy_pool_t *pool, const sy_kvlist_t *headers, const char *bucket_id,
-                      bool browserid_enabled, sy_auth_t *out, const char **message);
+SY_MUST_CHECK sy_rc_t sy_auth_parse(sy_pool_t *pool, const sy_kvlist_t *headers,
+                                    const char *bucket_id, bool browserid_enabled, sy_auth_t *out,
+                                    const char **message);
 
 /* The request-level entry point: parses req (bucket id = req->params[0]),
  * adds the soft-eol Alert to resp when X-Client-State was sent, and on
  * failure fills resp with the 401 errno 104 error and returns SY_ERR_INVALID.
  * No WWW-Authenticate header is ever added. */
-sy_rc_t sy_auth_from_request(sy_request_t *req, sy_response_t *resp, sy_auth_t *out);
+SY_MUST_CHECK sy_rc_t sy_auth_from_request(sy_request_t *req, sy_response_t *resp, sy_auth_t *out);
 
 /* Client state carried by an X-KeyID value: lowercase hex of the url-safe
  * base64 part after the first '-' (the part before must be digits). Writes
  * 33 bytes into out. SY_ERR_INVALID when malformed or not 16 bytes. */
-sy_rc_t sy_auth_key_id_client_state(const char *key_id, char out[33]);
+SY_MUST_CHECK sy_rc_t sy_auth_key_id_client_state(const char *key_id, char out[33]);
 
 /* Copies n bytes of a secret (plus a NUL) into pool and registers a cleanup
  * that wipes them when the pool is reset or freed. */

@@ -29,10 +29,6 @@ void sy_backoff_note(sy_ctx_t *ctx, const char *host, int status, const sy_kvlis
 /* Seconds left (rounded up) of the back-off recorded for host, 0 if none. */
 long sy_backoff_remaining(sy_ctx_t *ctx, const char *host);
 
-/* Sets `Backoff` on resp to the larger of its current value and seconds
- * (seconds <= 0 leaves it unchanged). */
-void sy_backoff_set_header(sy_request_t *req, sy_response_t *resp, long seconds);
-
 /* Response-path hook: adds the tokenserver's pending back-off (if any) to
  * resp. Sync nodes' back-offs are added by sy_errors_export() on responses
  * that went to that node. Cheap: no I/O unless the memo is a second old. */

@@ -1,8 +1,11 @@
 #ifndef SY_BATCH_H
 #define SY_BATCH_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "syncto/sy_auth.h"
+#include "syncto/sy_kinto.h"
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
 #include "syncto/sy_sync.h"
@@ -44,5 +47,20 @@ sy_sync_t *sy_batch_session(sy_request_t *req, const sy_auth_t *auth);
 
 /* Takes job over when req is a batch sub-request (true); false otherwise. */
 bool sy_batch_defer(sy_view_job_t *job);
+
+/* POST /v1/batch: validates the body, dispatches every sub-request through
+ * dispatch (sy_router_dispatch: the batch re-enters the router, which
+ * passes itself rather than be known here), runs their Sync calls and
+ * answers with the sub-responses, or with the first 5xx. */
+void sy_view_batch(sy_request_t *req, sy_response_t *resp, sy_handler_fn dispatch);
+
+/* Validates a POST /v1/batch body {"requests":[…],"defaults":{…}} of at
+ * most max requests and merges the defaults into each request (headers
+ * aside). SY_OK sets *requests (the array) and *defaults (NULL when absent),
+ * both owned by pool; SY_ERR_TOO_LARGE when there are more than max
+ * requests; SY_ERR_INVALID with *err (location "body") otherwise. */
+SY_MUST_CHECK sy_rc_t sy_batch_parse(sy_pool_t *pool, const char *body, size_t len, int max,
+                                     json_object **requests, json_object **defaults,
+                                     sy_kinto_invalid_t *err);
 
 #endif

@@ -17,7 +17,10 @@
  *   ttl   = min(cache_credentials_ttl_seconds, credential expiry, token
  *           duration) - cache_credentials_safety_margin_seconds.
  * Misses are single-flight across workers (sy_cache_trylock); with PostgreSQL
- * down every request asks the tokenserver. */
+ * down every request asks the tokenserver. In front of PostgreSQL, the
+ * worker's in-memory copy (ctx->memcache, sy_memcache.h) under the same key:
+ * filled from rows read and answers stored, at most 60 s and never longer
+ * than the row; dropped by sy_credentials_evict. */
 
 #define SY_CREDENTIALS_KEY_PREFIX "credentials_"
 #define SY_CREDENTIALS_KEY_LEN (12 + 64)
@@ -32,10 +35,12 @@ typedef struct {
  * stored). refresh skips the cache read (after a Sync 401). On failure
  * returns the tokenserver outcome (see sy_tokenserver_fetch) with ts_resp
  * filled; SY_ERR_CONFIG when cache_hmac_secret is empty. */
-sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, bool refresh,
-                           sy_credentials_t *out, sy_http_resp_t *ts_resp);
+SY_MUST_CHECK sy_rc_t sy_credentials_get(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                         bool refresh, sy_credentials_t *out,
+                                         sy_http_resp_t *ts_resp);
 
-/* Deletes the cached entry (a Sync 401 means the token is no longer good). */
+/* Deletes the cached entry, in memory and in PostgreSQL (a Sync 401 means
+ * the token is no longer good). */
 void sy_credentials_evict(sy_ctx_t *ctx, const sy_credentials_t *creds);
 
 /* Cache key of auth into out (SY_CREDENTIALS_KEY_LEN + 1 bytes). Pure. */

@@ -20,13 +20,13 @@ void sy_hkdf_sha256(const void *ikm, size_t ikmlen, const void *info, size_t inf
 
 /* Encrypts plaintext with XSalsa20-Poly1305 under HKDF(secret, info=client_state)
  * and returns malloc'ed lowercase hex of nonce(24) || mac(16) || ciphertext. */
-sy_rc_t sy_cache_encrypt(const char *secret, const char *client_state, const char *plain,
-                         size_t len, char **hex_out);
+SY_MUST_CHECK sy_rc_t sy_cache_encrypt(const char *secret, const char *client_state,
+                                       const char *plain, size_t len, char **hex_out);
 /* Inverse; returns SY_ERR_CRYPTO on a bad hex string or failed MAC. The
  * malloc'ed plaintext is NUL-terminated; the caller must wipe and free it
  * (sy_secure_free). */
-sy_rc_t sy_cache_decrypt(const char *secret, const char *client_state, const char *hex,
-                         char **plain_out, size_t *len_out);
+SY_MUST_CHECK sy_rc_t sy_cache_decrypt(const char *secret, const char *client_state,
+                                       const char *hex, char **plain_out, size_t *len_out);
 /* sodium_memzero + free, NULL-safe. */
 void sy_secure_free(void *p, size_t len);
 

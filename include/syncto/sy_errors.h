@@ -3,13 +3,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "syncto/sy_errno.h"
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
 #include "syncto/sy_sync.h"
 
-/* Upstream (tokenserver or Sync) outcome -> Kinto response. The one place
- * where upstream statuses become Kinto statuses and errnos
- * (see docs/upstream.md):
+/* The Kinto errno table (sy_errno.h), and upstream (tokenserver or Sync)
+ * outcome -> Kinto response: the one place where upstream statuses become
+ * Kinto statuses and errnos (see docs/upstream.md):
  *
  *   no answer (network, timeout)   503 / 201  SY_ERRORS_MSG_UNREACHABLE
  *   304                            304, empty body
@@ -33,10 +34,10 @@
 #define SY_ERRORS_BODY_MAX 1024
 
 typedef struct {
-    int status;          /* Kinto HTTP status */
-    int kinto_errno;     /* 0 for 304 */
-    const char *message; /* fixed text, or NULL: "<status> <reason>: <body>" */
-    bool empty;          /* no body (304) */
+    int status;             /* Kinto HTTP status */
+    sy_errno_t kinto_errno; /* SY_ERRNO_NONE for 304 */
+    const char *message;    /* fixed text, or NULL: "<status> <reason>: <body>" */
+    bool empty;             /* no body (304) */
 } sy_error_map_t;
 
 /* The mapping table above for an outcome (rc, upstream status). Pure. */

@@ -37,6 +37,6 @@ char *sy_hawk_normalized(const sy_hawk_req_t *r, const char *nonce, const char *
  * [, ext="…"], mac="…"` into out (outlen). SY_ERR_TOO_LARGE if it does not
  * fit, SY_ERR_INVALID if id, nonce or ext contain '"' or '\\', a signed
  * field contains a newline, a field is missing, ts < 0 or port is invalid. */
-sy_rc_t sy_hawk_header(const sy_hawk_req_t *r, char *out, size_t outlen);
+SY_MUST_CHECK sy_rc_t sy_hawk_header(const sy_hawk_req_t *r, char *out, size_t outlen);
 
 #endif

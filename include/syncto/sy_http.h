@@ -28,6 +28,10 @@ typedef struct {
     long connect_timeout_ms;   /* > 0 */
     long timeout_ms;           /* whole exchange, > 0 */
     size_t max_response_bytes; /* 0 = settings max_upstream_response_bytes */
+    bool no_secret;            /* the answer holds no secret (a Sync storage
+                                * answer, not a tokenserver one): its buffer
+                                * is sized from Content-Length and is not
+                                * wiped (sy_buf_no_secret) */
 } sy_http_req_t;
 
 typedef struct {
@@ -37,7 +41,8 @@ typedef struct {
                           * SY_ERR_INVALID: bad request (URL, method) */
     int status;          /* HTTP status, 0 when rc != SY_OK */
     sy_kvlist_t headers; /* response headers, names lowercased, pool strings */
-    char *body;          /* pool, NUL-terminated, "" when empty */
+    char *body;          /* NUL-terminated, "" when empty; owned by the
+                          * pool (the receive buffer itself, not a copy) */
     size_t body_len;
     double total_ms;   /* whole exchange */
     double connect_ms; /* until the TCP connection was up (0 on reuse) */

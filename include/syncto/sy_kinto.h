@@ -105,6 +105,17 @@ bool sy_kinto_list_excluded(const sy_kinto_list_t *p, const char *id);
 sy_rc_t sy_kinto_write_list(sy_buf_t *out, json_object *bsos, const sy_kinto_list_t *p,
                             size_t *count);
 
+/* Appends {"data":[…]} for Sync's answer body[0..len) read as text, in one
+ * pass and without building a tree: the bytes written are exactly those
+ * sy_kinto_write_list() writes for the parsed answer. The text must be
+ * strict JSON (RFC 8259, nesting within json-c's default depth) whose top
+ * level is an array; *nsync is the number of its elements, *count that of
+ * the records written. SY_ERR_INVALID when the text is not such JSON
+ * (nothing appended, even when out would also have filled up);
+ * SY_ERR_TOO_LARGE when out reaches its cap (nothing appended). */
+sy_rc_t sy_kinto_rewrite_list(sy_buf_t *out, const char *body, size_t len, const sy_kinto_list_t *p,
+                              size_t *nsync, size_t *count);
+
 /* ETag (ms) of a list answer. It is the collection timestamp Sync sent
  * (X-Last-Modified, SY_SYNC_NO_TS when none: then 0), except that a _since
  * poll to which Sync returned no record keeps the client's _since value:

@@ -22,7 +22,8 @@ typedef struct {
 
 /* Parses a syncto.listen value into out. On error writes the reason (without
  * the value) into err and returns SY_ERR_CONFIG. */
-sy_rc_t sy_listen_parse(const char *spec, sy_listen_addr_t *out, char *err, size_t errlen);
+SY_MUST_CHECK sy_rc_t sy_listen_parse(const char *spec, sy_listen_addr_t *out, char *err,
+                                      size_t errlen);
 
 /* Binds and listens (backlog) on addr, close-on-exec and non-blocking. A unix
  * socket file left by a dead server is removed first; one that a live server

@@ -1,8 +1,8 @@
 #ifndef SY_LOG_H
 #define SY_LOG_H
 
+#include "syncto/sy_ctx.h"
 #include "syncto/sy_request.h"
-#include "syncto/sy_response.h"
 #include "syncto/sy_settings.h"
 
 /* Logs go to stderr, one line each: MozLog JSON (syncto.logging_renderer =
@@ -23,9 +23,26 @@ void sy_log(sy_log_level_t level, const char *request_id, const char *fmt, ...)
 #define sy_log_warn(rid, ...) sy_log(SY_LOG_WARNING, (rid), __VA_ARGS__)
 #define sy_log_error(rid, ...) sy_log(SY_LOG_ERROR, (rid), __VA_ARGS__)
 
+/* The request id of the client request ctx is serving (for a batch
+ * sub-request, the batch's, which its sub-requests share), or NULL when ctx
+ * is NULL or serves none (start-up, background work, unit tests). */
+const char *sy_log_rid(const sy_ctx_t *ctx);
+/* sy_log for code working on behalf of the request ctx is serving: the line
+ * carries that request's id (sy_log_rid), so that a module without the
+ * request at hand (cache, tokenserver, credentials) still joins it. ctx may
+ * be NULL. */
+void sy_log_ctx(sy_log_level_t level, const sy_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define sy_log_ctx_debug(ctx, ...) sy_log_ctx(SY_LOG_DEBUG, (ctx), __VA_ARGS__)
+#define sy_log_ctx_info(ctx, ...) sy_log_ctx(SY_LOG_INFO, (ctx), __VA_ARGS__)
+#define sy_log_ctx_warn(ctx, ...) sy_log_ctx(SY_LOG_WARNING, (ctx), __VA_ARGS__)
+#define sy_log_ctx_error(ctx, ...) sy_log_ctx(SY_LOG_ERROR, (ctx), __VA_ARGS__)
+
 /* The one summary line per request: method, path (no query values that could
- * carry secrets), status, duration, upstream timings, hashed user id. */
-void sy_log_request(const sy_request_t *req, const sy_response_t *resp, double duration_ms);
+ * carry secrets), status, the Kinto errno of an error body (0: none, left
+ * out), duration, upstream timings, hashed user id. */
+void sy_log_request(const sy_request_t *req, int status, long kinto_errno, double duration_ms);
 
 /* Pseudonymous user id for logs: 32 lower-case hex digits of
  * HMAC-SHA256(secret, "syncto user\n" + material), a pool string. The secret

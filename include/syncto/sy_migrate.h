@@ -13,7 +13,7 @@
  * See docs/internals/cache.md. */
 
 #define SY_MIGRATE_MAX_FILES 256
-#define SY_MIGRATE_MAX_FILE_BYTES (1024 * 1024)
+#define SY_MIGRATE_MAX_FILE_BYTES ((size_t)1024 * 1024)
 
 typedef struct {
     int from_version; /* version found (0 = no schema) */
@@ -27,19 +27,20 @@ typedef struct {
  * dry run, the SQL it would run go to out (nothing is changed then). On error
  * returns SY_ERR_DB / SY_ERR_IO / SY_ERR_CONFIG with one line in err; no
  * message ever contains the password. res may be NULL. */
-sy_rc_t sy_migrate_run(const char *conninfo, const char *sql_dir, bool dry_run, FILE *out,
-                       sy_migrate_result_t *res, char *err, size_t errlen);
+SY_MUST_CHECK sy_rc_t sy_migrate_run(const char *conninfo, const char *sql_dir, bool dry_run,
+                                     FILE *out, sy_migrate_result_t *res, char *err, size_t errlen);
 
 /* Reads the current cache schema version without changing anything (0 = no
  * schema; a cliquet cache table without metadata counts as 1). */
-sy_rc_t sy_migrate_current_version(const char *conninfo, int *version, char *err, size_t errlen);
+SY_MUST_CHECK sy_rc_t sy_migrate_current_version(const char *conninfo, int *version, char *err,
+                                                 size_t errlen);
 
 /* Picks the SQL directory: explicit (--sql-dir) if not NULL, else
  * $SYNCTO_SQL_DIR, else the source tree's sql/ found as <binary dir>/../sql,
  * else an installed tree's <binary dir>/../share/syncto/sql, else ./sql (a
  * directory holding 0001_cache.sql), else install_dir. Writes the
  * path into buf; SY_ERR_TOO_LARGE if it does not fit. */
-sy_rc_t sy_migrate_find_sql_dir(const char *explicit_dir, const char *install_dir, char *buf,
-                                size_t buflen);
+SY_MUST_CHECK sy_rc_t sy_migrate_find_sql_dir(const char *explicit_dir, const char *install_dir,
+                                              char *buf, size_t buflen);
 
 #endif

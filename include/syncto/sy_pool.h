@@ -27,11 +27,15 @@ char *sy_pstrdup(sy_pool_t *pool, const char *s);
 char *sy_pstrndup(sy_pool_t *pool, const char *s, size_t n);
 /* Formatted string in the pool (NULL on an encoding error). */
 char *sy_psprintf(sy_pool_t *pool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *sy_pvsprintf(sy_pool_t *pool, const char *fmt, va_list ap);
+char *sy_pvsprintf(sy_pool_t *pool, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Registers fn(data) to run at reset/free time (LIFO). */
 void sy_pool_cleanup_add(sy_pool_t *pool, sy_cleanup_fn fn, void *data);
 /* Bytes handed out since the last reset, for memory accounting in tests/logs. */
 size_t sy_pool_used(const sy_pool_t *pool);
+/* Blocks and large allocations the pool has obtained from malloc since it
+ * was created (spare blocks reused across resets are not counted again). */
+size_t sy_pool_mallocs(const sy_pool_t *pool);
 /* Out of memory: writes the size asked for to stderr and aborts (the master
  * respawns the worker). For the allocators here and in sy_buf.c. */
 _Noreturn void sy_pool_oom(size_t size);

@@ -20,6 +20,18 @@ typedef enum {
     SY_ERR_INTERNAL     /* bug: an invariant did not hold */
 } sy_rc_t;
 
+/* Marks a function returning sy_rc_t: a call that drops the code does not
+ * compile (-Werror). Every function returning sy_rc_t carries it. */
+#define SY_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Drops a code on purpose, where going on is right whatever happened; each
+ * use says why. A function rather than a (void) cast, which GCC does not
+ * accept as a use of a warn_unused_result value. */
+static inline void sy_rc_ignore(sy_rc_t rc)
+{
+    (void)rc;
+}
+
 /* Short static name of a return code, for logs. */
 const char *sy_rc_str(sy_rc_t rc);
 

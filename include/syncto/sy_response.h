@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include "syncto/sy_buf.h"
+#include "syncto/sy_errno.h"
 #include "syncto/sy_kv.h"
 #include "syncto/sy_request.h"
 
@@ -20,6 +21,9 @@ typedef struct sy_response {
     json_object *json; /* the JSON body, kept for batch; owned */
     bool has_body;
 } sy_response_t;
+
+/* What answers a request: fills resp (a view, the router itself). */
+typedef void (*sy_handler_fn)(sy_request_t *req, sy_response_t *resp);
 
 /* Status 200, no header, no body. The body buffer belongs to req->pool
  * from here on (freed at its reset): resp must live until then. */
@@ -39,14 +43,17 @@ const char *sy_resp_header(const sy_response_t *resp, const char *name);
 void sy_resp_json(sy_request_t *req, sy_response_t *resp, int status, json_object *obj);
 /* Status with no body (204, 304, HEAD...). */
 void sy_resp_empty(sy_request_t *req, sy_response_t *resp, int status);
+/* Sets Backoff on resp to the larger of its current value and seconds
+ * (seconds <= 0 leaves it unchanged). */
+void sy_resp_backoff(sy_request_t *req, sy_response_t *resp, long seconds);
 /* 307 redirect to location. */
 void sy_resp_redirect(sy_request_t *req, sy_response_t *resp, const char *location);
 
 /* Kinto error body {"code","errno","error","message"[,"details"]}; the
  * "error" text is the HTTP reason phrase of status ("Invalid parameters" for
- * 400 errno 107). message may be NULL (omitted). details is owned by the
- * response (may be NULL). 503 responses get Retry-After. */
-void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, int kinto_errno,
+ * 400 SY_ERRNO_INVALID_PARAMETERS). message may be NULL (omitted). details
+ * is owned by the response (may be NULL). 503 responses get Retry-After. */
+void sy_resp_error(sy_request_t *req, sy_response_t *resp, int status, sy_errno_t kinto_errno,
                    const char *message, json_object *details);
 /* 400 errno 107 "Invalid parameters" in cliquet form: details
  * [{location,name,description}], message "<name> in <location>: <desc>"

@@ -4,8 +4,6 @@
 #include "syncto/sy_request.h"
 #include "syncto/sy_response.h"
 
-typedef void (*sy_handler_fn)(sy_request_t *req, sy_response_t *resp);
-
 /* Routes a parsed request to its handler and fills resp. Handles, before any
  * handler: CORS preflight (OPTIONS on any path, no auth), redirects of paths
  * outside /v1 and of trailing slashes (307), unknown routes (404 errno 111),

@@ -58,7 +58,8 @@ typedef struct {
  * Keys are [A-Za-z0-9_-], the project id is digits. On error returns
  * SY_ERR_CONFIG with a reason in err (errlen bytes) that never quotes the DSN
  * (it is a secret). */
-sy_rc_t sy_sentry_dsn_parse(const char *dsn, sy_sentry_dsn_t *out, char *err, size_t errlen);
+SY_MUST_CHECK sy_rc_t sy_sentry_dsn_parse(const char *dsn, sy_sentry_dsn_t *out, char *err,
+                                          size_t errlen);
 
 /* True when dsn is empty (Sentry off) or parses; otherwise the reason goes
  * into err. For the settings validation. */
@@ -68,7 +69,7 @@ bool sy_sentry_dsn_valid(const char *dsn, char *err, size_t errlen);
  * after fork and before its request threads start. Empty DSN: SY_OK, off.
  * Invalid DSN: SY_ERR_CONFIG (reason logged); libcurl or thread failure:
  * SY_ERR_INTERNAL; Sentry stays off either way. */
-sy_rc_t sy_sentry_init(const sy_settings_t *s);
+SY_MUST_CHECK sy_rc_t sy_sentry_init(const sy_settings_t *s);
 
 /* True between a successful init with a DSN and shutdown. */
 bool sy_sentry_enabled(void);

@@ -62,7 +62,8 @@ typedef struct sy_settings {
     char *cache_hmac_secret; /* secret */
     int cache_credentials_ttl_seconds;
     int cache_credentials_safety_margin_seconds;
-    int cache_pool_size; /* PostgreSQL connections per worker */
+    int cache_pool_size;      /* PostgreSQL connections per worker */
+    int cache_memory_entries; /* in-memory credentials per worker, 0 = off */
 
     /* deprecation */
     char *eos; /* ISO date, empty = none */
@@ -91,7 +92,8 @@ typedef struct sy_settings {
  * etc/syncto.ini), then SYNCTO_* environment variables. On error writes one
  * line "file:line: key: reason" into err (size errlen) and returns
  * SY_ERR_CONFIG. The result must be released with sy_settings_free(). */
-sy_rc_t sy_settings_load(const char *path, sy_settings_t **out, char *err, size_t errlen);
+SY_MUST_CHECK sy_rc_t sy_settings_load(const char *path, sy_settings_t **out, char *err,
+                                       size_t errlen);
 void sy_settings_free(sy_settings_t *s);
 
 /* True when the operator enabled PUT (resp. DELETE) for that collection. */

@@ -38,6 +38,9 @@
  *   syncclient.status_code.<code>             counter  HTTP status of each
  *       Sync storage response
  *   cache.hit / cache.miss                    counter  credential cache lookups
+ *       (whichever layer answered)
+ *   cache.memory.hit / cache.memory.miss      counter  the worker's in-memory
+ *       layer (when on); a miss is one PostgreSQL lookup
  *   pool.busy_threads                         gauge    threads of this worker
  *       busy with a request
  *   pool.saturated                            counter  a request found every
@@ -67,7 +70,7 @@ typedef struct {
  * SY_ERR_CONFIG. Host that does not resolve or socket failure:
  * SY_ERR_UNREACHABLE. On error the reason is logged and metrics stay off, so
  * the caller may go on serving. Calling it again closes the previous socket. */
-sy_rc_t sy_statsd_init(const sy_settings_t *s);
+SY_MUST_CHECK sy_rc_t sy_statsd_init(const sy_settings_t *s);
 
 /* Closes the socket; metrics are off afterwards. Call once the worker's
  * threads are done. Safe to call when init failed or was never called. */

@@ -40,8 +40,9 @@ typedef struct {
     sy_kvlist_t headers; /* all response headers, lowercased names */
     const char *body;    /* raw text, "" when none */
     size_t body_len;
-    json_object *json;           /* parsed body when it is JSON, else NULL;
-                                  * owned by the pool (do not put) */
+    json_object *json;           /* parsed body when it is JSON, else NULL
+                                  * (and NULL for a 2xx answer to a raw_body
+                                  * op); owned by the pool (do not put) */
     int64_t last_modified_ms;    /* X-Last-Modified, or SY_SYNC_NO_TS */
     int64_t weave_timestamp_ms;  /* X-Weave-Timestamp, or SY_SYNC_NO_TS */
     const char *next_offset;     /* X-Weave-Next-Offset, or NULL */
@@ -65,6 +66,10 @@ typedef struct {
     int64_t if_unmodified_since_ms; /* X-If-Unmodified-Since (0 = "must not
                                      * exist"), or SY_SYNC_NO_TS */
     const char *metric;             /* statsd name: "get_records"... */
+    bool raw_body;                  /* a 2xx answer is left as text (res->json
+                                     * NULL): the caller reads res->body itself
+                                     * (a records list, sy_kinto_rewrite_list);
+                                     * error answers are parsed all the same */
 } sy_sync_op_t;
 
 /* Collection GET parameters, sent in this fixed order:

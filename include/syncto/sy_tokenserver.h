@@ -30,7 +30,8 @@ typedef struct {
  * NUL-terminated). id, key and api_endpoint are required; id and key must be
  * visible ASCII without '"' or '\\'; api_endpoint must be http(s). The body
  * itself is copied into out->json. SY_ERR_UPSTREAM when unusable. */
-sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t *out);
+SY_MUST_CHECK sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len,
+                                     sy_token_t *out);
 
 /* The token URL for a base setting ("https://token.example.com/" or without
  * the slash) and a duration (<= 0: no duration parameter). Pool string. */
@@ -43,8 +44,8 @@ char *sy_tokenserver_token_url(sy_pool_t *pool, const char *base, long duration)
  * *tok filled; otherwise resp says what came back: SY_ERR_UNREACHABLE /
  * SY_ERR_TOO_LARGE (no usable response), SY_ERR_UPSTREAM (a non-200 status,
  * or a 200 whose body is unusable). resp is always filled. */
-sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth, long duration,
-                             sy_token_t *tok, sy_http_resp_t *resp);
+SY_MUST_CHECK sy_rc_t sy_tokenserver_fetch(sy_ctx_t *ctx, sy_pool_t *pool, const sy_auth_t *auth,
+                                           long duration, sy_token_t *tok, sy_http_resp_t *resp);
 
 /* GET {token_server_url without trailing '/'}/__heartbeat__ within
  * token_server_heartbeat_timeout_seconds. True iff 200 and the body is not a

@@ -1,7 +1,8 @@
 #ifndef SY_VIEWS_H
 #define SY_VIEWS_H
 
-#include "syncto/sy_router.h"
+#include "syncto/sy_request.h"
+#include "syncto/sy_response.h"
 
 /* Utility endpoints (sy_views_utility.c). */
 void sy_view_hello(sy_request_t *req, sy_response_t *resp);       /* GET /v1/ */
@@ -18,7 +19,6 @@ void sy_view_collection(sy_request_t *req, sy_response_t *resp);
 void sy_view_records(sy_request_t *req, sy_response_t *resp);
 void sy_view_record(sy_request_t *req, sy_response_t *resp);
 
-/* POST /v1/batch (sy_batch.c). */
-void sy_view_batch(sy_request_t *req, sy_response_t *resp);
+/* POST /v1/batch: sy_view_batch in sy_batch.h. */
 
 #endif

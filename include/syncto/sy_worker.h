@@ -38,9 +38,6 @@ enum {
  * in every thread and takes SIGTERM/SIGINT with sigwait in its main thread. */
 int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd);
 
-/* Share of this worker's threads busy with a request, 0.0 to 1.0 (0.0 when
- * w is NULL, as in unit tests). Lock-free; for "Backoff under load". */
-double sy_worker_busy_ratio(const sy_worker_t *w);
 /* Requests this worker process has completed so far (0 when w is NULL). */
 uint64_t sy_worker_nrequests(const sy_worker_t *w);
 

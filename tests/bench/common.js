@@ -15,21 +15,41 @@ const { browserIdUser: newUser } = require('../lib/users');
 
 const INI = path.join(__dirname, '..', '..', 'etc', 'syncto.ini');
 
-/** Pool size of etc/syncto.ini (the shipped defaults): {workers, threads}. */
-function defaultPool() {
+/** Pool size of a settings file (the shipped defaults): {workers, threads}. */
+function defaultPool(ini = INI) {
   return {
-    workers: iniSetting(INI, 'syncto.workers') || '2',
-    threads: iniSetting(INI, 'syncto.threads') || '64',
+    workers: iniSetting(ini, 'syncto.workers') || '2',
+    threads: iniSetting(ini, 'syncto.threads') || '64',
   };
 }
 
 /**
- * Starts the whole stack with the default pool (the test harness would
- * otherwise run a small one); `env` adds settings.
+ * The settings file shipped with the sources a build directory was
+ * configured from (CMakeCache.txt names them), so that an older build runs
+ * with its own settings and defaults; etc/syncto.ini of this tree otherwise.
  */
-async function startBenchStack(env = {}) {
-  const pool = defaultPool();
-  const stack = await startStack({ env: { SYNCTO_WORKERS: pool.workers, SYNCTO_THREADS: pool.threads, ...env } });
+function iniOfBuild(build) {
+  try {
+    const cache = fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8');
+    const m = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(cache);
+    const ini = m && path.join(m[1], 'etc', 'syncto.ini');
+    if (ini && fs.existsSync(ini)) return ini;
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  return INI;
+}
+
+/**
+ * Starts the whole stack with the default pool (the test harness would
+ * otherwise run a small one); `env` adds settings, `opts` goes to
+ * startStack (e.g. {build}). A build from other sources runs with the
+ * settings file of those sources.
+ */
+async function startBenchStack(env = {}, opts = {}) {
+  const ini = opts.ini || (opts.build ? iniOfBuild(path.resolve(__dirname, '..', '..', opts.build)) : INI);
+  const pool = defaultPool(ini);
+  const stack = await startStack({ ...opts, ini, env: { SYNCTO_WORKERS: pool.workers, SYNCTO_THREADS: pool.threads, ...env } });
   stack.pool = pool;
   return stack;
 }
@@ -210,6 +230,6 @@ function run(main) {
 
 module.exports = {
   defaultPool, startBenchStack, stopBenchStack, control, newUser, seed, request, closeConnections,
-  median, percentile, maxInFlight, workerPids, memory, cpuByRole, cpuShare, table, fmtMs, fmtPct,
+  median, percentile, maxInFlight, workerPids, childrenOf, cpuSeconds, memory, cpuByRole, cpuShare, table, fmtMs, fmtPct,
   fmtBytes, machine, run,
 };

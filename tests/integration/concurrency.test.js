@@ -1,9 +1,9 @@
 'use strict';
 // The worker pool at its default size (etc/syncto.ini and the built-in
-// defaults: 2 workers x 64 threads) serves 128 requests at the same time, through nginx: with every
-// storage answer held back 1.5 s by the test Sync server, 128 record lists
-// sent at once all end in 200, and the Sync server's request log shows all
-// 128 storage requests in flight together. No timings are asserted; the
+// defaults: 2 workers x 512 threads) serves 1024 requests at the same time,
+// through nginx: with every storage answer held back 3 s by the test Sync
+// server, 1024 record lists sent at once all end in 200, and the Sync
+// server's request log shows all 1024 storage requests in flight together. No timings are asserted; the
 // overlap is read from the log (arrival time + duration of each request).
 //
 //   SYNCTO_BUILD_DIR=build node --test tests/integration/concurrency.test.js
@@ -18,9 +18,9 @@ const { execFileSync } = require('node:child_process');
 
 const INI = path.join(__dirname, '..', '..', 'etc', 'syncto.ini');
 const WORKERS = iniSetting(INI, 'syncto.workers') || '2';
-const THREADS = iniSetting(INI, 'syncto.threads') || '64';
-const CLIENTS = 128;
-const LATENCY_MS = 1500;
+const THREADS = iniSetting(INI, 'syncto.threads') || '512';
+const CLIENTS = Number(WORKERS) * Number(THREADS);
+const LATENCY_MS = 3000;
 
 let stack;
 let users;

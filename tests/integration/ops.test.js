@@ -9,13 +9,13 @@
 
 const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const dgram = require('node:dgram');
 const http = require('node:http');
 const { startStack } = require('../lib/stack');
 const { waitFor } = require('../lib/proc');
 const sync = require('../lib/control');
 const { bearerUser, browserIdUser } = require('../lib/users');
 const { readResponse } = require('../lib/kinto');
+const { startStatsd } = require('../lib/statsd');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,32 +46,6 @@ function rawGet(url, headers = {}) {
     r.on('error', reject);
     r.end();
   });
-}
-
-/** A StatsD server on 127.0.0.1: every line received, in order. */
-async function startStatsd() {
-  const sock = dgram.createSocket('udp4');
-  const lines = [];
-  sock.on('message', (msg) => {
-    for (const l of msg.toString('utf8').split('\n')) if (l) lines.push(l);
-  });
-  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
-  return {
-    url: `udp://127.0.0.1:${sock.address().port}`,
-    lines,
-    /** Parsed lines {name, value, type} from index `from`. */
-    metrics(from = 0) {
-      return lines.slice(from).map((l) => {
-        const m = /^([^:]+):([^|]+)\|([a-z]+)$/.exec(l);
-        assert.ok(m, `StatsD line: ${l}`);
-        return { name: m[1], value: Number(m[2]), type: m[3], line: l };
-      });
-    },
-    async waitFor(pred, what, from = 0) {
-      return waitFor(() => this.metrics(from).find(pred), { timeout: 10000, what: `metric ${what}` });
-    },
-    close: () => new Promise((resolve) => sock.close(resolve)),
-  };
 }
 
 /** An HTTP server standing in for Sentry: every request received. */

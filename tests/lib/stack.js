@@ -27,18 +27,29 @@
 //   synctoLog(from), synctoLogOffset()   syncto's stderr, whole or from an offset
 //   logs(lines)        tails of every log, for failure reports
 //   printLogsIfFailed(t)   for afterEach: prints logs() after a failed test
-//   stop()             stops everything and removes the directory; throws
-//                      (failing the test file) when a sanitizer reported
-//                      anything in syncto or syncto-migrate
+//   stop()             stops everything, checks the logs for secrets and the
+//                      sanitizer reports (below) and removes the directory
 //   sanitizerReports() the sanitizer reports written so far, [{file, text}]
 //
-// syncto and syncto-migrate run with ASAN_OPTIONS, UBSAN_OPTIONS and
-// LSAN_OPTIONS that send AddressSanitizer, UndefinedBehaviorSanitizer and
-// LeakSanitizer reports to files in the stack's directory (sanitizer.<pid>),
-// stop at the first error, check leaks at every process exit and leave out
-// the third-party leaks listed in tests/lsan.supp. A build without
-// sanitizers ignores them. Options already in the environment come last, so
-// they win (e.g. ASAN_OPTIONS=detect_leaks=0 to look at something else).
+// No secret in the logs: stop() searches syncto's, syncto-migrate's,
+// nginx's (error and access) and PostgreSQL's logs for every secret this
+// process handed out or saw issued: the BrowserID assertions and OAuth
+// tokens made by tests/syncserver/credentials.js, the Hawk ids and keys the
+// test tokenserver issued (its GET /__control__/tokens) and syncto's secret
+// settings (syncto.cache_hmac_secret...). If one is found, stop() rejects,
+// naming the file, line and kind of secret, which fails the test file's
+// after() hook. A stack that is started and never stopped fails the test
+// process at exit, since its logs were never checked.
+//
+// No sanitizer report: syncto and syncto-migrate run with ASAN_OPTIONS,
+// UBSAN_OPTIONS and LSAN_OPTIONS that send AddressSanitizer,
+// UndefinedBehaviorSanitizer and LeakSanitizer reports to files in the
+// stack's directory (sanitizer.<pid>), stop at the first error, check leaks
+// at every process exit and leave out the third-party leaks listed in
+// tests/lsan.supp. A build without sanitizers ignores them. Options already
+// in the environment come last, so they win (e.g. ASAN_OPTIONS=detect_leaks=0
+// to look at something else). If a report file has any content, stop()
+// rejects with the reports in its message, which fails the test file.
 //
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
@@ -53,6 +64,8 @@ const { execFile } = require('node:child_process');
 const { ROOT, Proc, freePort, waitFor, canConnect, serviceUser } = require('./proc');
 const { startCluster } = require('./pg');
 const { startNginx } = require('./nginx');
+const { madeCredentials } = require('../syncserver/credentials');
+const { secretIndex, scanFiles } = require('./secrets');
 
 const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
 const DEFAULT_INI = path.join(ROOT, 'etc', 'syncto.ini');
@@ -126,6 +139,9 @@ function iniSetting(file, key) {
   return value;
 }
 
+/** Settings whose values are secrets (environment names). */
+const SECRET_SETTING = /SECRET|DSN|PASSWORD/;
+
 /** syncto.rate_limit -> SYNCTO_RATE_LIMIT */
 const envName = (key) => key.toUpperCase().replace(/\./g, '_');
 
@@ -167,7 +183,14 @@ function removeTempDir(dir) {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
+// Stacks started and not yet stopped (their logs are checked at stop()).
+const unchecked = new Set();
+
 process.on('exit', () => {
+  if (unchecked.size > 0) {
+    process.stderr.write(`stack: ${unchecked.size} stack(s) never stopped: their logs were not checked for secrets\n`);
+    process.exitCode = 1;
+  }
   // Proc's exit hook has signalled the processes; their files go too.
   for (const dir of [...tempDirs]) {
     try {
@@ -254,6 +277,13 @@ async function startStack(opts = {}) {
   await cluster.createDb(db);
 
   const procs = {};
+  // Secret setting values syncto was started with, over the stack's life.
+  const settingSecrets = new Map();
+  const rememberSettings = (e) => {
+    for (const [k, v] of Object.entries(e)) {
+      if (k.startsWith('SYNCTO_') && SECRET_SETTING.test(k) && v) settingSecrets.set(`${k}=${v}`, { kind: k, value: v });
+    }
+  };
   const stack = {
     dir,
     build,
@@ -315,6 +345,7 @@ async function startStack(opts = {}) {
     const startSyncto = async (extraEnv = {}) => {
       const e = { ...stack.env, ...extraEnv };
       stack.env = e;
+      rememberSettings(e);
       const listen = e.SYNCTO_LISTEN;
       if (listen.startsWith('unix:')) fs.rmSync(listen.slice(5), { force: true });
       const p = new Proc('syncto', path.join(build, 'syncto'), ['--ini', ini], { env: e, log: logFile('syncto') });
@@ -390,28 +421,67 @@ async function startStack(opts = {}) {
     /** Sanitizer reports written so far by syncto or syncto-migrate. */
     stack.sanitizerReports = () => readSanitizerReports(dir);
 
+    /** Every log file of the stack: syncto, syncto-migrate, nginx, PostgreSQL. */
+    stack.logFiles = () => [logFile('syncto'), logFile('migrate'), logFile('nginx'),
+      path.join(dir, 'nginx', 'access.log'), cluster.proc.log, cluster.proc.errLog].filter(Boolean);
+
     /**
-     * Stops everything this stack started and removes its directory. Then
-     * throws if a sanitizer reported anything, the reports in the message:
-     * the leak check runs as each syncto process exits, so this is the
-     * moment every report is in.
+     * The secrets to look for: [{kind, value, jwt}]. Asks the test Sync
+     * server for the tokens it issued, so call it while it runs.
+     */
+    stack.secrets = async () => {
+      const out = [...settingSecrets.values()];
+      for (const c of madeCredentials()) out.push({ ...c, jwt: true });
+      if (stack.sync && procs.syncserver.running) {
+        const res = await fetch(`${stack.sync.control}/tokens`);
+        if (!res.ok) throw new Error(`syncserver GET /tokens: ${res.status}`);
+        for (const t of (await res.json()).tokens) {
+          out.push({ kind: 'Hawk id', value: t.id }, { kind: 'Hawk key', value: t.key });
+        }
+      }
+      return out;
+    };
+
+    /**
+     * Stops everything this stack started and removes its directory;
+     * rejects if a secret was found in a log or if a sanitizer reported
+     * anything, the reports in the message (the directory is removed all
+     * the same, unless SYNCTO_TEST_KEEP is set). The leak check runs as each
+     * syncto process exits, so this is the moment every report is in.
      */
     stack.stop = async () => {
       if (stack.stopped) return;
       stack.stopped = true;
+      unchecked.delete(stack);
+      let secrets = null;
+      let secretsError = null;
+      try {
+        secrets = await stack.secrets();
+      } catch (e) {
+        secretsError = e;
+      }
       if (procs.nginx) await procs.nginx.stop('SIGTERM', 10000);
       if (procs.syncto) await procs.syncto.stop('SIGTERM', 40000);
       if (procs.syncserver) await procs.syncserver.stop('SIGTERM', 10000);
       if (!cluster.running) await cluster.start().catch(() => {});
       await cluster.psql(`DROP DATABASE IF EXISTS "${db}"`).catch(() => {});
+      const hits = secrets ? scanFiles(secretIndex(secrets), stack.logFiles()) : [];
       const reports = readSanitizerReports(dir);
       const logs = reports.length ? stack.logs(20) : '';
       removeTempDir(dir);
-      if (reports.length) {
-        const text = reports.map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`).join('\n');
-        throw new Error(`${reports.length} sanitizer report(s) from syncto:\n${text}\n${logs}`);
+      const problems = [];
+      if (secretsError) problems.push(`stack.stop: cannot list the secrets to look for: ${secretsError.message}`);
+      if (hits.length > 0) {
+        const lines = hits.map((h) => `  ${path.basename(h.file)}:${h.line}: ${h.kind} (${h.hint})`);
+        problems.push(`secrets found in the logs:\n${lines.join('\n')}`);
       }
+      if (reports.length > 0) {
+        const text = reports.map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`).join('\n');
+        problems.push(`${reports.length} sanitizer report(s) from syncto:\n${text}\n${logs}`);
+      }
+      if (problems.length > 0) throw new Error(problems.join('\n'));
     };
+    unchecked.add(stack);
   } catch (e) {
     for (const p of Object.values(procs)) await p.stop('SIGTERM', 5000).catch(() => {});
     const reports = readSanitizerReports(dir).map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`);

@@ -7,6 +7,10 @@
 const crypto = require('node:crypto');
 
 const SYNC_SCOPE = 'https://identity.mozilla.com/apps/oldsync';
+
+// Every assertion and token made in this process, for tests that check no
+// log holds one (tests/lib/stack.js).
+const made = [];
 const FXA_DOMAIN = 'api.accounts.firefox.com';
 
 function b64url(buf) {
@@ -50,7 +54,9 @@ function makeBrowserIdAssertion(opts) {
   if (o.keysChangedAt !== undefined) cert['fxa-keysChangedAt'] = o.keysChangedAt;
   if (o.tokenVerified !== undefined) cert['fxa-tokenVerified'] = o.tokenVerified;
   const assertion = { exp: expMs, aud: o.aud !== undefined ? o.aud : 'http://127.0.0.1/' };
-  return jwt({ alg: 'RS256' }, cert, 256) + '~' + jwt({ alg: 'DS128' }, assertion, 40);
+  const out = jwt({ alg: 'RS256' }, cert, 256) + '~' + jwt({ alg: 'DS128' }, assertion, 40);
+  made.push({ kind: 'BrowserID assertion', value: out });
+  return out;
 }
 
 /**
@@ -73,7 +79,14 @@ function makeOAuthToken(opts) {
     jti: crypto.randomBytes(16).toString('hex'),
   };
   if (o.generation !== undefined) claims['fxa-generation'] = o.generation;
-  return jwt({ alg: 'RS256', typ: 'at+jwt', kid: 'test' }, claims, 256);
+  const out = jwt({ alg: 'RS256', typ: 'at+jwt', kid: 'test' }, claims, 256);
+  made.push({ kind: 'OAuth token', value: out });
+  return out;
+}
+
+/** [{kind, value}] of every assertion and token made so far in this process. */
+function madeCredentials() {
+  return made.slice();
 }
 
 /**
@@ -102,6 +115,7 @@ function randomClientState() {
 
 module.exports = {
   SYNC_SCOPE,
+  madeCredentials,
   makeBrowserIdAssertion,
   makeOAuthToken,
   keyIdFor,

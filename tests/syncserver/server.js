@@ -85,9 +85,11 @@ async function dispatch(state, hooks, req, res) {
   if (f.action && f.action.drop) {
     ctx.entry.dropped = true;
     ctx.done = true;
-    req.socket.destroy();
+    if (f.action.reset) req.socket.resetAndDestroy();
+    else req.socket.destroy();
     return;
   }
+  ctx.cut = f.cut;
   if (f.action) {
     faults.respond(ctx, f.action);
     return;

@@ -6,8 +6,11 @@
 #define SY_TEST_UTIL_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "syncto/sy_ctx.h"
 #include "syncto/sy_request.h"
@@ -76,6 +79,67 @@ static inline int sy_test_fx_teardown(void **state)
     sy_pool_free(f->ctx.pool);
     free(f);
     return 0;
+}
+
+/* stderr, where log lines go, redirected to a temporary file while a test
+ * logs: sy_test_capture_start(), the code under test, then
+ * sy_test_capture_end(). */
+typedef struct {
+    FILE *file;
+    int saved_stderr;
+} sy_test_capture_t;
+
+static inline void sy_test_capture_start(sy_test_capture_t *c)
+{
+    c->file = tmpfile();
+    assert_non_null(c->file);
+    fflush(stderr);
+    c->saved_stderr = dup(STDERR_FILENO);
+    assert_true(c->saved_stderr >= 0);
+    assert_true(dup2(fileno(c->file), STDERR_FILENO) >= 0);
+}
+
+/* Restores stderr; returns what was written meanwhile (malloc'ed,
+ * NUL-terminated; the caller frees it). */
+static inline char *sy_test_capture_end(sy_test_capture_t *c)
+{
+    long n;
+    char *text;
+
+    assert_true(dup2(c->saved_stderr, STDERR_FILENO) >= 0);
+    close(c->saved_stderr);
+    n = ftell(c->file);
+    assert_true(n >= 0);
+    text = calloc(1, (size_t)n + 1);
+    assert_non_null(text);
+    rewind(c->file);
+    assert_int_equal(fread(text, 1, (size_t)n, c->file), (size_t)n);
+    fclose(c->file);
+    return text;
+}
+
+/* The first line of text that contains every one of the NULL-terminated
+ * needles, as a malloc'ed string the caller frees; NULL when none does. */
+static inline char *sy_test_line_with(const char *text, const char *const *needles)
+{
+    const char *line = text;
+
+    while (*line != '\0') {
+        size_t len = strcspn(line, "\n");
+        char *copy = strndup(line, len);
+        bool all = true;
+
+        assert_non_null(copy);
+        for (size_t i = 0; needles[i] != NULL && all; i++)
+            all = strstr(copy, needles[i]) != NULL;
+        if (all)
+            return copy;
+        free(copy);
+        line += len;
+        if (*line == '\n')
+            line++;
+    }
+    return NULL;
 }
 
 /* text parsed as JSON; fails the test when it is not. The caller puts it. */

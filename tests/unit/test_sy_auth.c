@@ -364,6 +364,7 @@ static const auth_case_t cases[] = {
      NULL,
      false},
     {"Bearer, X-KeyID padded",
+     // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): the key id with "==" appended
      {"authorization", "Bearer tok", "x-keyid", KID "==", NULL},
      CS,
      true,

@@ -90,31 +90,11 @@ static void test_longer_pending_backoff_stays(void **state)
     sy_pool_free(pool);
 }
 
-static void test_header_keeps_the_larger(void **state)
-{
-    sy_pool_t *pool = sy_pool_new(0);
-    sy_ctx_t ctx = {.pool = pool};
-    sy_request_t req = {.pool = pool, .ctx = &ctx};
-    sy_response_t resp;
-
-    sy_resp_init(&req, &resp);
-    sy_backoff_set_header(&req, &resp, 0);
-    assert_null(sy_resp_header(&resp, "Backoff"));
-    sy_backoff_set_header(&req, &resp, 60);
-    assert_string_equal(sy_resp_header(&resp, "Backoff"), "60");
-    sy_backoff_set_header(&req, &resp, 30);
-    assert_string_equal(sy_resp_header(&resp, "Backoff"), "60");
-    sy_backoff_set_header(&req, &resp, 3600);
-    assert_string_equal(sy_resp_header(&resp, "Backoff"), "3600");
-    sy_pool_free(pool);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_longer_pending_backoff_stays),
-        cmocka_unit_test(test_header_keeps_the_larger),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "syncto/sy_cache.h"
 #include "syncto/sy_migrate.h"
 #include "syncto/sy_pool.h"
+#include "sy_test_util.h"
 
 #define URL_ENV "SYNCTO_TEST_CACHE_URL"
 #define SQL_DIR SY_SOURCE_DIR "/sql"
@@ -615,9 +616,9 @@ static void test_cache_set_get_overwrite(void **state)
         PGresult *res;
         const char *params[1] = {"credentials_vector"};
 
-        assert_int_equal(sy_cache_set(c, "credentials_vector", value_vectors[i].value, 60000),
+        assert_int_equal(sy_cache_set(c, NULL, "credentials_vector", value_vectors[i].value, 60000),
                          SY_OK);
-        assert_int_equal(sy_cache_get(c, pool, "credentials_vector", &v), SY_OK);
+        assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_vector", &v), SY_OK);
         assert_string_equal(v, value_vectors[i].value);
         /* what the row holds: a JSON string literal, as cliquet wrote it */
         res = PQexecParams(admin, "SELECT value FROM cache WHERE key = $1", 1, NULL, params, NULL,
@@ -629,12 +630,12 @@ static void test_cache_set_get_overwrite(void **state)
     }
     assert_int_equal(sql_long("SELECT count(*) FROM cache"), 1);
 
-    assert_int_equal(sy_cache_set(c, "backoff_example.com", "first", 60000), SY_OK);
-    assert_int_equal(sy_cache_set(c, "backoff_example.com", "second", 60000), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "backoff_example.com", &v), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "backoff_example.com", "first", 60000), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "backoff_example.com", "second", 60000), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "backoff_example.com", &v), SY_OK);
     assert_string_equal(v, "second");
 
-    assert_int_equal(sy_cache_get(c, pool, "credentials_absent", &v), SY_ERR_NOT_FOUND);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_absent", &v), SY_ERR_NOT_FOUND);
     assert_null(v);
 
     /* the expiry is stored in UTC, about ttl from now (generous bounds) */
@@ -683,7 +684,7 @@ static void test_cache_reads_cliquet_rows(void **state)
 
         assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
         PQclear(res);
-        assert_int_equal(sy_cache_get(c, pool, "raw_row", &v), vectors[i].rc);
+        assert_int_equal(sy_cache_get(c, NULL, pool, "raw_row", &v), vectors[i].rc);
         if (vectors[i].value != NULL)
             assert_string_equal(v, vectors[i].value);
         else
@@ -696,31 +697,55 @@ static void test_cache_ttl_and_purge(void **state)
 {
     sy_cache_t *c = *state;
     sy_pool_t *pool = sy_pool_new(0);
+    sy_cache_lock_t *lock = NULL;
+    bool busy = false;
+    int64_t left;
     char *v = NULL;
     long n = -1;
 
-    assert_int_equal(sy_cache_set(c, "short_a", "x", 1), SY_OK);
-    assert_int_equal(sy_cache_set(c, "short_b", "x", 1), SY_OK);
-    assert_int_equal(sy_cache_set(c, "long", "y", 3600000), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "short_a", "x", 1), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "short_b", "x", 1), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "long", "y", 3600000), SY_OK);
     sleep_ms(20);
 
     /* purge first: a get would purge by itself */
-    assert_int_equal(sy_cache_purge(c, &n), SY_OK);
+    assert_int_equal(sy_cache_purge(c, NULL, &n), SY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(sql_long("SELECT count(*) FROM cache"), 1);
-    assert_int_equal(sy_cache_purge(c, NULL), SY_OK);
+    assert_int_equal(sy_cache_purge(c, NULL, NULL), SY_OK);
 
-    assert_int_equal(sy_cache_set(c, "short_c", "x", 1), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "short_c", "x", 1), SY_OK);
     sleep_ms(20);
-    assert_int_equal(sy_cache_get(c, pool, "short_c", &v), SY_ERR_NOT_FOUND);
-    assert_int_equal(sy_cache_get(c, pool, "long", &v), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "short_c", &v), SY_ERR_NOT_FOUND);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "long", &v), SY_OK);
     assert_string_equal(v, "y");
+
+    /* what a row has left, for copies that must not outlive it: never more
+     * than was set, and little less (generous bounds) */
+    left = -2;
+    assert_int_equal(sy_cache_get_ttl(c, NULL, pool, "long", &v, &left), SY_OK);
+    assert_string_equal(v, "y");
+    assert_true(left <= 3600000 && left > 3600000 - 60000);
+    assert_int_equal(sy_cache_trylock(c, NULL, "long", &lock, &busy), SY_OK);
+    left = -2;
+    assert_int_equal(sy_cache_lock_get_ttl(c, NULL, lock, pool, "long", &v, &left), SY_OK);
+    assert_true(left <= 3600000 && left > 3600000 - 60000);
+    sy_cache_unlock(c, NULL, lock);
+    sql_exec("UPDATE cache SET ttl = (now() AT TIME ZONE 'UTC') + interval '2.5 seconds' "
+             "WHERE key = 'long'");
+    assert_int_equal(sy_cache_get_ttl(c, NULL, pool, "long", &v, &left), SY_OK);
+    assert_true(left <= 2500 && left > 500);
+    left = -2;
+    assert_int_equal(sy_cache_get_ttl(c, NULL, pool, "short_c", &v, &left), SY_ERR_NOT_FOUND);
+    assert_int_equal(left, -2); /* untouched on a miss */
 
     /* a row with no expiry (cliquet allowed it) never expires */
     sql_exec("INSERT INTO cache VALUES ('forever', '\"z\"', NULL)");
-    assert_int_equal(sy_cache_purge(c, &n), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "forever", &v), SY_OK);
+    assert_int_equal(sy_cache_purge(c, NULL, &n), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "forever", &v), SY_OK);
     assert_string_equal(v, "z");
+    assert_int_equal(sy_cache_get_ttl(c, NULL, pool, "forever", &v, &left), SY_OK);
+    assert_int_equal(left, -1);
     sy_pool_free(pool);
 }
 
@@ -733,7 +758,7 @@ static void test_cache_get_purges(void **state)
 
     sql_exec("INSERT INTO cache VALUES ('stale', '\"s\"', "
              "(now() AT TIME ZONE 'UTC') - interval '1 hour')");
-    assert_int_equal(sy_cache_get(c, pool, "other", &v), SY_ERR_NOT_FOUND);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "other", &v), SY_ERR_NOT_FOUND);
     assert_int_equal(sql_long("SELECT count(*) FROM cache WHERE key = 'stale'"), 0);
     sy_pool_free(pool);
 }
@@ -744,12 +769,12 @@ static void test_cache_delete(void **state)
     sy_pool_t *pool = sy_pool_new(0);
     char *v = NULL;
 
-    assert_int_equal(sy_cache_set(c, "credentials_del", "v", 60000), SY_OK);
-    assert_int_equal(sy_cache_set(c, "credentials_keep", "w", 60000), SY_OK);
-    assert_int_equal(sy_cache_delete(c, "credentials_del"), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "credentials_del", &v), SY_ERR_NOT_FOUND);
-    assert_int_equal(sy_cache_delete(c, "credentials_del"), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "credentials_keep", &v), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "credentials_del", "v", 60000), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "credentials_keep", "w", 60000), SY_OK);
+    assert_int_equal(sy_cache_delete(c, NULL, "credentials_del"), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_del", &v), SY_ERR_NOT_FOUND);
+    assert_int_equal(sy_cache_delete(c, NULL, "credentials_del"), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_keep", &v), SY_OK);
     assert_string_equal(v, "w");
     sy_pool_free(pool);
 }
@@ -763,25 +788,25 @@ static void test_cache_invalid_arguments(void **state)
 
     memset(key, 'k', sizeof(key) - 1);
     key[sizeof(key) - 1] = '\0'; /* 257 bytes */
-    assert_int_equal(sy_cache_set(c, key, "v", 1000), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_get(c, pool, key, &v), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_lock(c, key, 100, &l), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_set(c, NULL, key, "v", 1000), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_get(c, NULL, pool, key, &v), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_lock(c, NULL, key, 100, &l), SY_ERR_INVALID);
     assert_null(l);
     key[SY_CACHE_KEY_MAX] = '\0'; /* 256 bytes: the column's limit */
-    assert_int_equal(sy_cache_set(c, key, "v", 1000), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, key, &v), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, key, "v", 1000), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, key, &v), SY_OK);
 
-    assert_int_equal(sy_cache_set(c, "", "v", 1000), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_set(c, "k", "v", 0), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_set(c, "k", "v", -5), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_set(c, "k", NULL, 1000), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_delete(c, NULL), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_set(c, NULL, "", "v", 1000), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "v", 0), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "v", -5), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_set(c, NULL, "k", NULL, 1000), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_delete(c, NULL, NULL), SY_ERR_INVALID);
 
     big = malloc(SY_CACHE_VALUE_MAX + 2);
     assert_non_null(big);
     memset(big, 'a', SY_CACHE_VALUE_MAX + 1);
     big[SY_CACHE_VALUE_MAX + 1] = '\0';
-    assert_int_equal(sy_cache_set(c, "big", big, 1000), SY_ERR_TOO_LARGE);
+    assert_int_equal(sy_cache_set(c, NULL, "big", big, 1000), SY_ERR_TOO_LARGE);
     free(big);
 
     sy_settings_t s;
@@ -792,7 +817,7 @@ static void test_cache_invalid_arguments(void **state)
     s.cache_url = "this is = not 'valid";
     assert_null(sy_cache_new(&s));
     sy_cache_free(NULL);
-    sy_cache_unlock(c, NULL);
+    sy_cache_unlock(c, NULL, NULL);
     sy_pool_free(pool);
 }
 
@@ -800,7 +825,7 @@ static void test_cache_ping(void **state)
 {
     sy_cache_t *c = *state;
 
-    assert_true(sy_cache_ping(c));
+    assert_true(sy_cache_ping(c, NULL));
     assert_int_equal(sql_long("SELECT count(*) FROM cache WHERE key LIKE 'heartbeat_%'"), 0);
 }
 
@@ -821,7 +846,7 @@ static void *lock_thread(void *arg)
 {
     locker_t *t = arg;
 
-    t->rc = sy_cache_lock(t->c, t->key, t->timeout_ms, &t->lock);
+    t->rc = sy_cache_lock(t->c, NULL, t->key, t->timeout_ms, &t->lock);
     t->saw_released = atomic_load(t->released);
     atomic_store(&t->acquired, 1);
     return NULL;
@@ -835,7 +860,7 @@ static void test_lock_exclusion(void **state)
     locker_t t = {.c = c2, .key = lock_key_a, .timeout_ms = 10000, .released = &released};
     pthread_t th;
 
-    assert_int_equal(sy_cache_lock(c1, lock_key_a, 1000, &l1), SY_OK);
+    assert_int_equal(sy_cache_lock(c1, NULL, lock_key_a, 1000, &l1), SY_OK);
     assert_non_null(l1);
     assert_int_equal(pthread_create(&th, NULL, lock_thread, &t), 0);
 
@@ -851,33 +876,33 @@ static void test_lock_exclusion(void **state)
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND NOT granted"), 1);
 
     atomic_store(&released, 1);
-    sy_cache_unlock(c1, l1);
+    sy_cache_unlock(c1, NULL, l1);
     pthread_join(th, NULL);
     assert_int_equal(t.rc, SY_OK);
     assert_non_null(t.lock);
     assert_int_equal(t.saw_released, 1);
 
     /* while held, others time out or fail a try */
-    assert_int_equal(sy_cache_lock(c1, lock_key_a, 100, &l2), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock(c1, NULL, lock_key_a, 100, &l2), SY_ERR_DB);
     assert_null(l2);
-    assert_int_equal(sy_cache_lock(c1, lock_key_a, 0, &l2), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock(c1, NULL, lock_key_a, 0, &l2), SY_ERR_DB);
     /* another key is free */
-    assert_int_equal(sy_cache_lock(c1, lock_key_b, 100, &l2), SY_OK);
-    sy_cache_unlock(c1, l2);
+    assert_int_equal(sy_cache_lock(c1, NULL, lock_key_b, 100, &l2), SY_OK);
+    sy_cache_unlock(c1, NULL, l2);
     /* the connection that timed out is back to its 2 s statement timeout and
      * keeps working */
     {
         sy_pool_t *pool = sy_pool_new(0);
         char *v = NULL;
 
-        assert_int_equal(sy_cache_set(c1, "after_timeout", "ok", 60000), SY_OK);
-        assert_int_equal(sy_cache_get(c1, pool, "after_timeout", &v), SY_OK);
+        assert_int_equal(sy_cache_set(c1, NULL, "after_timeout", "ok", 60000), SY_OK);
+        assert_int_equal(sy_cache_get(c1, NULL, pool, "after_timeout", &v), SY_OK);
         sy_pool_free(pool);
     }
 
-    sy_cache_unlock(c2, t.lock);
-    assert_int_equal(sy_cache_lock(c1, lock_key_a, 0, &l2), SY_OK);
-    sy_cache_unlock(c1, l2);
+    sy_cache_unlock(c2, NULL, t.lock);
+    assert_int_equal(sy_cache_lock(c1, NULL, lock_key_a, 0, &l2), SY_OK);
+    sy_cache_unlock(c1, NULL, l2);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
     sy_cache_free(c2);
 }
@@ -891,12 +916,12 @@ static void test_lock_same_process(void **state)
     locker_t t = {.c = c, .key = lock_key_c, .timeout_ms = 150, .released = &released};
     pthread_t th;
 
-    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l1), SY_OK);
+    assert_int_equal(sy_cache_lock(c, NULL, lock_key_c, 1000, &l1), SY_OK);
     assert_int_equal(pthread_create(&th, NULL, lock_thread, &t), 0);
     pthread_join(th, NULL);
     assert_int_equal(t.rc, SY_ERR_DB);
     assert_null(t.lock);
-    sy_cache_unlock(c, l1);
+    sy_cache_unlock(c, NULL, l1);
 }
 
 /* A held lock keeps its connection; with a pool of one, other calls wait for
@@ -908,12 +933,12 @@ static void test_pool_exhaustion(void **state)
     sy_cache_lock_t *l = NULL;
     char *v = NULL;
 
-    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_ERR_DB);
-    assert_int_equal(sy_cache_set(c, "k", "v", 1000), SY_ERR_DB);
-    sy_cache_unlock(c, l);
-    assert_int_equal(sy_cache_set(c, "k", "v", 1000), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_OK);
+    assert_int_equal(sy_cache_lock(c, NULL, lock_key_c, 1000, &l), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_ERR_DB);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "v", 1000), SY_ERR_DB);
+    sy_cache_unlock(c, NULL, l);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "v", 1000), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_OK);
     sy_pool_free(pool);
     sy_cache_free(c);
 }
@@ -930,37 +955,37 @@ static void test_trylock_needs_one_connection(void **state)
     bool busy = true;
     int64_t t0;
 
-    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, NULL, lock_key_c, &l, &busy), SY_OK);
     assert_non_null(l);
     assert_false(busy);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 1);
 
-    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_one", &v), SY_ERR_NOT_FOUND);
+    assert_int_equal(sy_cache_lock_get(c, NULL, l, pool, "credentials_one", &v), SY_ERR_NOT_FOUND);
     assert_null(v);
-    assert_int_equal(sy_cache_lock_set(c, l, "credentials_one", "v1", 60000), SY_OK);
-    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_one", &v), SY_OK);
+    assert_int_equal(sy_cache_lock_set(c, NULL, l, "credentials_one", "v1", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, NULL, l, pool, "credentials_one", &v), SY_OK);
     assert_string_equal(v, "v1");
     assert_int_equal(sql_long("SELECT count(*) " MY_SESSIONS), 1);
 
     /* without the lock: the only connection is taken, and these calls do
      * not wait long for it */
     t0 = mono_ms();
-    assert_int_equal(sy_cache_lock_get(c, NULL, pool, "credentials_one", &v), SY_ERR_DB);
-    assert_int_equal(sy_cache_lock_set(c, NULL, "credentials_one", "v2", 60000), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock_get(c, NULL, NULL, pool, "credentials_one", &v), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock_set(c, NULL, NULL, "credentials_one", "v2", 60000), SY_ERR_DB);
     assert_true(mono_ms() - t0 < 900);
 
-    sy_cache_unlock(c, l);
+    sy_cache_unlock(c, NULL, l);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
-    assert_int_equal(sy_cache_get(c, pool, "credentials_one", &v), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_one", &v), SY_OK);
     assert_string_equal(v, "v1");
-    assert_int_equal(sy_cache_lock_set(c, NULL, "credentials_one", "v2", 60000), SY_OK);
-    assert_int_equal(sy_cache_lock_get(c, NULL, pool, "credentials_one", &v), SY_OK);
+    assert_int_equal(sy_cache_lock_set(c, NULL, NULL, "credentials_one", "v2", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, NULL, NULL, pool, "credentials_one", &v), SY_OK);
     assert_string_equal(v, "v2");
 
     /* argument checks are those of get and set */
-    assert_int_equal(sy_cache_lock_set(c, NULL, "k", "v", 0), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_lock_get(c, NULL, NULL, "k", &v), SY_ERR_INVALID);
-    assert_int_equal(sy_cache_trylock(c, "", &l, &busy), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_lock_set(c, NULL, NULL, "k", "v", 0), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_lock_get(c, NULL, NULL, NULL, "k", &v), SY_ERR_INVALID);
+    assert_int_equal(sy_cache_trylock(c, NULL, "", &l, &busy), SY_ERR_INVALID);
     assert_null(l);
     sy_pool_free(pool);
     sy_cache_free(c);
@@ -978,7 +1003,7 @@ static void *try_thread(void *arg)
 {
     trier_t *t = arg;
 
-    t->rc = sy_cache_trylock(t->c, t->key, &t->lock, &t->busy);
+    t->rc = sy_cache_trylock(t->c, NULL, t->key, &t->lock, &t->busy);
     return NULL;
 }
 
@@ -992,7 +1017,7 @@ static void test_trylock_busy(void **state)
     bool busy = false;
     pthread_t th;
 
-    assert_int_equal(sy_cache_trylock(c1, lock_key_a, &l1, &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c1, NULL, lock_key_a, &l1, &busy), SY_OK);
     assert_false(busy);
 
     assert_int_equal(pthread_create(&th, NULL, try_thread, &t), 0);
@@ -1001,22 +1026,22 @@ static void test_trylock_busy(void **state)
     assert_true(t.busy);
     assert_null(t.lock);
 
-    assert_int_equal(sy_cache_trylock(c2, lock_key_a, &l2, &busy), SY_ERR_DB);
+    assert_int_equal(sy_cache_trylock(c2, NULL, lock_key_a, &l2, &busy), SY_ERR_DB);
     assert_true(busy);
     assert_null(l2);
-    assert_int_equal(sy_cache_trylock(c2, lock_key_b, &l2, &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c2, NULL, lock_key_b, &l2, &busy), SY_OK);
     assert_false(busy);
-    sy_cache_unlock(c2, l2);
+    sy_cache_unlock(c2, NULL, l2);
 
     /* a lock taken with sy_cache_lock is seen the same way */
-    assert_int_equal(sy_cache_lock(c2, lock_key_b, 1000, &l2), SY_OK);
-    assert_int_equal(sy_cache_trylock(c2, lock_key_b, &t.lock, &busy), SY_ERR_DB);
+    assert_int_equal(sy_cache_lock(c2, NULL, lock_key_b, 1000, &l2), SY_OK);
+    assert_int_equal(sy_cache_trylock(c2, NULL, lock_key_b, &t.lock, &busy), SY_ERR_DB);
     assert_true(busy);
-    sy_cache_unlock(c2, l2);
+    sy_cache_unlock(c2, NULL, l2);
 
-    sy_cache_unlock(c1, l1);
-    assert_int_equal(sy_cache_trylock(c2, lock_key_a, &l2, &busy), SY_OK);
-    sy_cache_unlock(c2, l2);
+    sy_cache_unlock(c1, NULL, l1);
+    assert_int_equal(sy_cache_trylock(c2, NULL, lock_key_a, &l2, &busy), SY_OK);
+    sy_cache_unlock(c2, NULL, l2);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
     sy_cache_free(c2);
 }
@@ -1034,35 +1059,35 @@ static void test_trylock_share(void **state)
 
     for (int i = 0; i < 4; i++)
         snprintf(keys[i], sizeof(keys[i]), "%s_share_%d", lock_key_c, i);
-    assert_int_equal(sy_cache_trylock(c, keys[0], &l[0], &busy), SY_OK);
-    assert_int_equal(sy_cache_trylock(c, keys[1], &l[1], &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, NULL, keys[0], &l[0], &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, NULL, keys[1], &l[1], &busy), SY_OK);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
 
     /* the share is used up: a lock of this process only */
-    assert_int_equal(sy_cache_trylock(c, keys[2], &l[2], &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, NULL, keys[2], &l[2], &busy), SY_OK);
     assert_false(busy);
     assert_non_null(l[2]);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
     /* it excludes the threads of this process... */
-    assert_int_equal(sy_cache_trylock(c, keys[2], &lx, &busy), SY_ERR_DB);
+    assert_int_equal(sy_cache_trylock(c, NULL, keys[2], &lx, &busy), SY_ERR_DB);
     assert_true(busy);
     /* ...not other processes, which lock it in PostgreSQL */
-    assert_int_equal(sy_cache_trylock(other, keys[2], &lo, &busy), SY_OK);
-    sy_cache_unlock(other, lo);
+    assert_int_equal(sy_cache_trylock(other, NULL, keys[2], &lo, &busy), SY_OK);
+    sy_cache_unlock(other, NULL, lo);
 
     /* two connections are still free for everything else */
-    assert_int_equal(sy_cache_set(c, "credentials_share", "s", 60000), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "credentials_share", &v), SY_OK);
-    assert_int_equal(sy_cache_lock_set(c, l[2], "credentials_share", "t", 60000), SY_OK);
-    assert_int_equal(sy_cache_lock_get(c, l[2], pool, "credentials_share", &v), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "credentials_share", "s", 60000), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_share", &v), SY_OK);
+    assert_int_equal(sy_cache_lock_set(c, NULL, l[2], "credentials_share", "t", 60000), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, NULL, l[2], pool, "credentials_share", &v), SY_OK);
     assert_string_equal(v, "t");
 
     /* once a connection lock is released, the next try takes one again */
-    sy_cache_unlock(c, l[0]);
-    assert_int_equal(sy_cache_trylock(c, keys[3], &l[3], &busy), SY_OK);
+    sy_cache_unlock(c, NULL, l[0]);
+    assert_int_equal(sy_cache_trylock(c, NULL, keys[3], &l[3], &busy), SY_OK);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 2);
     for (int i = 1; i < 4; i++)
-        sy_cache_unlock(c, l[i]);
+        sy_cache_unlock(c, NULL, l[i]);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY), 0);
     /* c opened 3 sessions (2 locks, 1 for the other calls), other 1 */
     assert_true(sql_long("SELECT count(*) " MY_SESSIONS) <= 4);
@@ -1081,15 +1106,15 @@ static void test_trylock_session_dies(void **state)
     char *v = NULL;
     bool busy;
 
-    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    assert_int_equal(sy_cache_trylock(c, NULL, lock_key_c, &l, &busy), SY_OK);
     kill_cache_sessions();
-    assert_int_equal(sy_cache_lock_get(c, l, pool, "credentials_dead", &v), SY_ERR_DB);
-    sy_cache_unlock(c, l);
-    assert_int_equal(sy_cache_trylock(c, lock_key_c, &l, &busy), SY_OK);
+    assert_int_equal(sy_cache_lock_get(c, NULL, l, pool, "credentials_dead", &v), SY_ERR_DB);
+    sy_cache_unlock(c, NULL, l);
+    assert_int_equal(sy_cache_trylock(c, NULL, lock_key_c, &l, &busy), SY_OK);
     assert_int_equal(sql_long("SELECT count(*) " MY_ADVISORY " AND granted"), 1);
-    assert_int_equal(sy_cache_lock_set(c, l, "credentials_dead", "x", 60000), SY_OK);
-    sy_cache_unlock(c, l);
-    assert_int_equal(sy_cache_get(c, pool, "credentials_dead", &v), SY_OK);
+    assert_int_equal(sy_cache_lock_set(c, NULL, l, "credentials_dead", "x", 60000), SY_OK);
+    sy_cache_unlock(c, NULL, l);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "credentials_dead", &v), SY_OK);
     assert_string_equal(v, "x");
     sy_pool_free(pool);
     sy_cache_free(c);
@@ -1110,15 +1135,72 @@ static void test_outage_fails_fast(void **state)
     append_kv(url, sizeof(url), "password", "s3cr3t-pw");
     c = new_cache(url, 2);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_ERR_DB);
-        assert_int_equal(sy_cache_set(c, "k", "v", 1000), SY_ERR_DB);
-        assert_int_equal(sy_cache_delete(c, "k"), SY_ERR_DB);
-        assert_int_equal(sy_cache_purge(c, &n), SY_ERR_DB);
-        assert_int_equal(sy_cache_lock(c, lock_key_c, 100, &l), SY_ERR_DB);
+        assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_ERR_DB);
+        assert_int_equal(sy_cache_set(c, NULL, "k", "v", 1000), SY_ERR_DB);
+        assert_int_equal(sy_cache_delete(c, NULL, "k"), SY_ERR_DB);
+        assert_int_equal(sy_cache_purge(c, NULL, &n), SY_ERR_DB);
+        assert_int_equal(sy_cache_lock(c, NULL, lock_key_c, 100, &l), SY_ERR_DB);
         assert_null(l);
-        assert_false(sy_cache_ping(c));
+        assert_false(sy_cache_ping(c, NULL));
     }
     sy_cache_free(c);
+    sy_pool_free(pool);
+}
+
+/* The cache logs on behalf of the request its context serves: an unusable
+ * row and an unreachable server are reported on lines that carry that
+ * request's id. */
+static void test_log_lines_carry_request_id(void **state)
+{
+    static const char *const bad_row[] = {"cache-rid-row", "is not a JSON string", NULL};
+    static const char *const no_server[] = {"cache-rid-down", "cannot connect to PostgreSQL", NULL};
+    sy_cache_t *c = *state, *down;
+    sy_pool_t *pool = sy_pool_new(0);
+    const char *params[1] = {"deadbeef"};
+    sy_settings_t settings;
+    sy_test_capture_t cap;
+    sy_request_t req;
+    sy_ctx_t ctx;
+    char url[4200], opt[128], *v = NULL, *out, *line;
+    PGresult *res;
+
+    sy_test_settings(&settings);
+    memset(&ctx, 0, sizeof(ctx));
+    sy_test_ctx(&ctx, &settings);
+    sy_test_request(&req, &ctx, "GET");
+    ctx.request = &req;
+
+    res = PQexecParams(admin,
+                       "INSERT INTO cache VALUES ('raw_row', $1, NULL) "
+                       "ON CONFLICT (key) DO UPDATE SET value = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    req.request_id = "cache-rid-row";
+    sy_test_capture_start(&cap);
+    assert_int_equal(sy_cache_get(c, &ctx, pool, "raw_row", &v), SY_ERR_NOT_FOUND);
+    out = sy_test_capture_end(&cap);
+    line = sy_test_line_with(out, bad_row);
+    if (line == NULL)
+        fail_msg("no line with the request id: %s", out);
+    free(line);
+    free(out);
+
+    make_url(url, sizeof(url), "1", search_path_opt(opt, sizeof(opt), schema_cache, ""));
+    down = new_cache(url, 1);
+    /* the cache reads it through ctx.request */
+    // cppcheck-suppress redundantAssignment
+    req.request_id = "cache-rid-down";
+    sy_test_capture_start(&cap);
+    assert_int_equal(sy_cache_get(down, &ctx, pool, "k", &v), SY_ERR_DB);
+    out = sy_test_capture_end(&cap);
+    line = sy_test_line_with(out, no_server);
+    if (line == NULL)
+        fail_msg("no line with the request id: %s", out);
+    free(line);
+    free(out);
+    sy_cache_free(down);
+    sy_pool_free(ctx.pool);
     sy_pool_free(pool);
 }
 
@@ -1139,7 +1221,7 @@ static void test_recovery_after_failure(void **state)
     c = new_cache(url, 2);
 
     t0 = mono_ms();
-    assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_ERR_DB);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_ERR_DB);
     snprintf(opt, sizeof(opt), "CREATE SCHEMA %s", schema_recover);
     sql_exec(opt);
     rc = migrate(url, SQL_DIR, false, NULL, &out, err, sizeof(err));
@@ -1147,13 +1229,13 @@ static void test_recovery_after_failure(void **state)
     assert_int_equal(rc, SY_OK);
     /* within the back-off window nothing is tried (only checkable when this
      * machine was quick enough to get here inside it) */
-    rc = sy_cache_set(c, "k", "v", 60000);
+    rc = sy_cache_set(c, NULL, "k", "v", 60000);
     if (mono_ms() - t0 < 900)
         assert_int_equal(rc, SY_ERR_DB);
 
     sleep_ms(1100);
-    assert_int_equal(sy_cache_set(c, "k", "v", 60000), SY_OK);
-    assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "v", 60000), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_OK);
     assert_string_equal(v, "v");
     sy_cache_free(c);
     sy_pool_free(pool);
@@ -1167,29 +1249,29 @@ static void test_reconnect_after_terminated_backend(void **state)
     sy_cache_lock_t *l = NULL;
     char *v = NULL;
 
-    assert_int_equal(sy_cache_set(c, "k", "before", 60000), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "before", 60000), SY_OK);
     assert_int_equal(sql_long("SELECT count(*) " MY_SESSIONS), 1);
 
     kill_cache_sessions();
     /* the pooled session is dead: the next call opens a new one */
-    assert_int_equal(sy_cache_get(c, pool, "k", &v), SY_OK);
+    assert_int_equal(sy_cache_get(c, NULL, pool, "k", &v), SY_OK);
     assert_string_equal(v, "before");
     assert_int_equal(sql_long("SELECT count(*) " MY_SESSIONS), 1);
 
     kill_cache_sessions();
-    assert_int_equal(sy_cache_set(c, "k", "after", 60000), SY_OK);
+    assert_int_equal(sy_cache_set(c, NULL, "k", "after", 60000), SY_OK);
     kill_cache_sessions();
-    assert_int_equal(sy_cache_delete(c, "k"), SY_OK);
+    assert_int_equal(sy_cache_delete(c, NULL, "k"), SY_OK);
     kill_cache_sessions();
-    assert_true(sy_cache_ping(c));
+    assert_true(sy_cache_ping(c, NULL));
 
     /* a lock whose session dies is gone with it; unlock still returns the
      * connection to the pool */
-    assert_int_equal(sy_cache_lock(c, lock_key_c, 1000, &l), SY_OK);
+    assert_int_equal(sy_cache_lock(c, NULL, lock_key_c, 1000, &l), SY_OK);
     kill_cache_sessions();
-    sy_cache_unlock(c, l);
-    assert_int_equal(sy_cache_lock(c, lock_key_c, 0, &l), SY_OK);
-    sy_cache_unlock(c, l);
+    sy_cache_unlock(c, NULL, l);
+    assert_int_equal(sy_cache_lock(c, NULL, lock_key_c, 0, &l), SY_OK);
+    sy_cache_unlock(c, NULL, l);
 
     sy_cache_free(c);
     sy_pool_free(pool);
@@ -1213,9 +1295,8 @@ static void *worker_thread(void *arg)
 
         snprintf(key, sizeof(key), "thread_%d_%d", w->id, i % 10);
         snprintf(val, sizeof(val), "%d-%d", w->id, i);
-        if (sy_cache_set(w->c, key, val, 60000) != SY_OK)
-            w->failures++;
-        else if (sy_cache_get(w->c, pool, key, &v) != SY_OK || strcmp(v, val) != 0)
+        if (sy_cache_set(w->c, NULL, key, val, 60000) != SY_OK ||
+            sy_cache_get(w->c, NULL, pool, key, &v) != SY_OK || strcmp(v, val) != 0)
             w->failures++;
         sy_pool_reset(pool);
     }
@@ -1305,6 +1386,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trylock_share, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_trylock_session_dies, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_outage_fails_fast, setup_cache, teardown_cache),
+        cmocka_unit_test_setup_teardown(test_log_lines_carry_request_id, setup_cache,
+                                        teardown_cache),
         cmocka_unit_test_setup_teardown(test_recovery_after_failure, setup_cache, teardown_cache),
         cmocka_unit_test_setup_teardown(test_reconnect_after_terminated_backend, setup_cache,
                                         teardown_cache),

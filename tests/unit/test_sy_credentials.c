@@ -1,5 +1,6 @@
 /* Credential cache, the pure parts: cache keys, expiry read from BrowserID
- * assertions and OAuth JWTs, the TTL arithmetic, and tokenserver bodies. */
+ * assertions and OAuth JWTs, the TTL arithmetic, and the encryption of
+ * cached values (tokenserver bodies: test_sy_tokenserver.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "syncto/sy_credentials.h"
 #include "syncto/sy_crypto.h"
+#include "syncto/sy_json.h"
 #include "syncto/sy_tokenserver.h"
 
 #define SECRET "This is not a secret"
@@ -102,6 +104,16 @@ static void test_expiry(void **state)
         {SY_AUTH_BEARER, JWT ".extra", -1},
         {SY_AUTH_BEARER, "..", -1},
         {SY_AUTH_BEARER, "", -1},
+        /* an exp that is no int64_t of ms (1e300, 1e16 s, NaN, -Infinity):
+         * none, not undefined behaviour */
+        {SY_AUTH_BEARER, "e30.eyJleHAiOjFlMzAwfQ.c2ln", -1},
+        {SY_AUTH_BEARER, "e30.eyJleHAiOjFlMTZ9.c2ln", -1},
+        {SY_AUTH_BEARER, "e30.eyJleHAiOk5hTn0.c2ln", -1},
+        {SY_AUTH_BROWSERID, "eyJleHAiOjFlMzAwfQ.c2ln~e30.eyJleHAiOi1JbmZpbml0eX0.c2ln", -1},
+        {SY_AUTH_BROWSERID, "eyJleHAiOk5hTn0.x~e30.eyJleHAiOjE0NDQxMjQzODM1ODB9.c2ln",
+         1444124383580},
+        {SY_AUTH_BROWSERID, "eyJleHAiOjFlMzAwfQ.x~e30.eyJleHAiOjE0NDQxMjQzODM1ODB9.c2ln",
+         1444124383580},
     };
     size_t i;
 
@@ -112,6 +124,57 @@ static void test_expiry(void **state)
         if (got != rows[i].exp_ms)
             fail_msg("row %zu: %lld, expected %lld", i, (long long)got, (long long)rows[i].exp_ms);
     }
+}
+
+typedef struct {
+    int trees, tokeners;
+    size_t dirty; /* bytes not zero in what json-c is about to free */
+} seen_t;
+
+static void count_strings(seen_t *s, json_object *o)
+{
+    if (json_object_is_type(o, json_type_string)) {
+        for (int i = 0; i < json_object_get_string_len(o); i++)
+            s->dirty += json_object_get_string(o)[i] != '\0';
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach (o, name, value) {
+            (void)name;
+            count_strings(s, value);
+        }
+    }
+}
+
+static void on_wipe(json_object *tree, json_tokener *tok, void *arg)
+{
+    seen_t *s = arg;
+
+    if (tree != NULL) {
+        s->trees++;
+        count_strings(s, tree);
+    }
+    if (tok != NULL) {
+        s->tokeners++;
+        for (int i = 0; i < tok->pb->size; i++) /* its work buffer, see sy_json.c */
+            s->dirty += tok->pb->buf[i] != '\0';
+    }
+}
+
+/* Reading the expiry decodes parts of the credential: what json-c made of
+ * them is wiped before it is freed (a BrowserID assertion has two JSON
+ * parts, the cert's and the assertion's; its signatures are not JSON). */
+static void test_expiry_leaves_no_copy(void **state)
+{
+    sy_auth_t bid = make_auth(SY_AUTH_BROWSERID, ASSERTION, CS, NULL);
+    sy_auth_t bearer = make_auth(SY_AUTH_BEARER, JWT, CS, KID);
+    seen_t seen = {0};
+
+    sy_json_test_wipe_hook(on_wipe, &seen);
+    assert_true(sy_credentials_expiry_ms(&bid) == 1444124383580);
+    assert_true(seen.trees >= 2 && seen.tokeners >= seen.trees);
+    assert_true(sy_credentials_expiry_ms(&bearer) == 1700000000000);
+    sy_json_test_wipe_hook(NULL, NULL);
+    assert_true(seen.trees >= 3);
+    assert_int_equal(seen.dirty, 0);
 }
 
 static void test_ttl(void **state)
@@ -136,79 +199,6 @@ static void test_ttl(void **state)
     assert_int_equal(sy_credentials_cache_ttl(300, 30, 30), 0);
 }
 
-static void test_token_parse(void **state)
-{
-    static const struct {
-        const char *json;
-        sy_rc_t rc;
-        const char *uid, *endpoint;
-        long duration;
-    } rows[] = {
-        {"{\"id\":\"eyJ1aWQ=\",\"key\":\"dSi3EoZyHwgDp-O9OG1jRHtmbGl2M1bwcWsi04C4F58=\",\"uid\":"
-         "12345,"
-         "\"api_endpoint\":\"https://db42.sync.example.com/1.5/12345\",\"duration\":300,"
-         "\"hashalg\":\"sha256\",\"hashed_fxa_uid\":\"0123abcd\"}",
-         SY_OK, "12345", "https://db42.sync.example.com/1.5/12345", 300},
-        /* uid as a string, trailing slash dropped, no duration */
-        {"{\"id\":\"mon-id\",\"key\":\"k\",\"uid\":\"123456\",\"api_endpoint\":\"http://"
-         "example.org/\"}",
-         SY_OK, "123456", "http://example.org", 0},
-        {"{\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\"}", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"{\"id\":\"i\\\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
-         NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\\\\\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
-         NULL, 0},
-        {"{\"id\":\"i d\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL,
-         NULL, 0},
-        {"{\"id\":\"\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
-         0},
-        {"{\"id\":1,\"key\":\"k\",\"api_endpoint\":\"http://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
-         0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"ftp://e/1\"}", SY_ERR_UPSTREAM, NULL, NULL,
-         0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"javascript:alert(1)\"}", SY_ERR_UPSTREAM,
-         NULL, NULL, 0},
-        {"{\"id\":\"i\",\"key\":\"k\",\"api_endpoint\":\"http://e/1\"} trailing", SY_ERR_UPSTREAM,
-         NULL, NULL, 0},
-        {"[1,2]", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"not json", SY_ERR_UPSTREAM, NULL, NULL, 0},
-        {"", SY_ERR_UPSTREAM, NULL, NULL, 0},
-    };
-    sy_pool_t *pool = sy_pool_new(0);
-    size_t i;
-
-    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        sy_token_t tok;
-        sy_rc_t rc = sy_token_parse(pool, rows[i].json, strlen(rows[i].json), &tok);
-
-        if (rc != rows[i].rc)
-            fail_msg("row %zu: rc %d", i, rc);
-        if (rc != SY_OK)
-            continue;
-        assert_string_equal(tok.uid, rows[i].uid);
-        assert_string_equal(tok.api_endpoint, rows[i].endpoint);
-        assert_int_equal(tok.duration, rows[i].duration);
-        assert_int_equal(tok.json_len, strlen(rows[i].json));
-        assert_memory_equal(tok.json, rows[i].json, tok.json_len);
-    }
-    sy_pool_free(pool);
-}
-
-static void test_token_url(void **state)
-{
-    sy_pool_t *pool = sy_pool_new(0);
-
-    assert_string_equal(sy_tokenserver_token_url(pool, "https://token.services.mozilla.com/", 300),
-                        "https://token.services.mozilla.com/1.0/sync/1.5?duration=300");
-    assert_string_equal(sy_tokenserver_token_url(pool, "https://token.example.com", 60),
-                        "https://token.example.com/1.0/sync/1.5?duration=60");
-    assert_string_equal(sy_tokenserver_token_url(pool, "http://127.0.0.1:5000/token/", 0),
-                        "http://127.0.0.1:5000/token/1.0/sync/1.5");
-    sy_pool_free(pool);
-}
-
 /* The cached value is the tokenserver JSON encrypted under the client
  * state: another client state cannot read it. */
 static void test_encryption_binds_client_state(void **state)
@@ -229,9 +219,11 @@ static void test_encryption_binds_client_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cache_key), cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_ttl),       cmocka_unit_test(test_token_parse),
-        cmocka_unit_test(test_token_url), cmocka_unit_test(test_encryption_binds_client_state),
+        cmocka_unit_test(test_cache_key),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry_leaves_no_copy),
+        cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_encryption_binds_client_state),
     };
 
     if (sodium_init() < 0)

@@ -169,6 +169,7 @@ static void test_hkdf_structure(void **state)
     unhex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04", want_prk, 32);
     assert_memory_equal(prk, want_prk, 32);
 
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, not a string
     memcpy(msg, "12345", 5);
     msg[5] = 0x01;
     sy_hmac_sha256(zero, sizeof(zero), cache_secret, strlen(cache_secret), prk);

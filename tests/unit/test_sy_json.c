@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -40,6 +41,9 @@ static const struct {
     {" 7 ", 0, "7"},
     {"12345", 2, "12"}, /* the text ends at len, not at a NUL */
     {"{}garbage", 2, "{}"},
+    /* UTF-8 text, and escapes of any character, NUL included */
+    {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", 0, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""},
+    {"\"a\\u0000b\"", 0, "\"a\\u0000b\""},
     /* refused */
     {"", 0, NULL},
     {"   ", 0, NULL},
@@ -53,6 +57,16 @@ static const struct {
     {"12a", 0, NULL},
     {"[1]]", 0, NULL},
     {"{}\0", 3, NULL},
+    /* bytes that are not UTF-8, in a string or as a key */
+    {"\"a\xff\"", 0, NULL},
+    {"{\"data\":{\"payload\":\"\xc3\x28\"}}", 0, NULL},
+    {"\"\xc0\x80\"", 0, NULL},         /* overlong NUL */
+    {"\"\xed\xa0\x80\"", 0, NULL},     /* a surrogate */
+    {"\"\xf4\x90\x80\x80\"", 0, NULL}, /* above U+10FFFF */
+    {"{\"\xfe\":1}", 0, NULL},
+    {"\"\xe2\x82\"", 0, NULL}, /* cut short */
+    /* nesting deeper than json-c's limit (32) */
+    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", 0, NULL},
 };
 
 static void test_parse_pool(void **state)
@@ -129,12 +143,105 @@ static void test_utf8_len(void **state)
     }
 }
 
+/* ---- secrets -------------------------------------------------------- */
+
+typedef struct {
+    int trees, tokeners;
+    size_t strings; /* string values met in the trees */
+    size_t dirty;   /* bytes not zero in what json-c is about to free */
+} seen_t;
+
+static void walk(seen_t *s, json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_string: {
+        const char *p = json_object_get_string(o);
+
+        s->strings++;
+        for (int i = 0; i < json_object_get_string_len(o); i++)
+            s->dirty += p[i] != '\0';
+        break;
+    }
+    case json_type_object: {
+        json_object_object_foreach (o, name, value) {
+            (void)name;
+            walk(s, value);
+        }
+        break;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            walk(s, json_object_array_get_idx(o, i));
+        break;
+    default:
+        break;
+    }
+}
+
+/* The tokener's work buffer is only reachable through its (deprecated) pb
+ * member, as in sy_json.c. */
+static void on_wipe(json_object *tree, json_tokener *tok, void *arg)
+{
+    seen_t *s = arg;
+
+    if (tree != NULL) {
+        s->trees++;
+        walk(s, tree);
+    }
+    if (tok != NULL) {
+        s->tokeners++;
+        for (int i = 0; i < tok->pb->size; i++)
+            s->dirty += tok->pb->buf[i] != '\0';
+    }
+}
+
+/* A secret tokener never moves its work buffer while it parses (the old
+ * block would be freed holding part of a string); wiping leaves nothing in
+ * the buffer nor in any string of the tree, however deep. */
+static void test_secret_parse_and_wipe(void **state)
+{
+    size_t n = 3000, len;
+    char *text = malloc(n + 64), *buf_before;
+    json_tokener *tok;
+    json_object *o;
+    seen_t seen = {0};
+
+    assert_non_null(text);
+    memcpy(text, "{\"a\":[\"", 7);
+    memset(text + 7, 'k', n);
+    memcpy(text + 7 + n, "\",{\"b\":\"s2\",\"n\":1.5}],\"c\":\"s3\"}", 31);
+    len = 7 + n + 31;
+    text[len] = '\0';
+
+    tok = sy_json_tokener_new_secret(len);
+    buf_before = tok->pb->buf;
+    o = json_tokener_parse_ex(tok, text, (int)len);
+    assert_non_null(o);
+    assert_ptr_equal(tok->pb->buf, buf_before);
+    assert_int_equal(
+        json_object_get_string_len(json_object_array_get_idx(json_object_object_get(o, "a"), 0)),
+        n);
+
+    sy_json_test_wipe_hook(on_wipe, &seen);
+    sy_json_put_secret(o);
+    sy_json_tokener_free_secret(tok);
+    sy_json_put_secret(NULL);
+    sy_json_tokener_free_secret(NULL);
+    sy_json_test_wipe_hook(NULL, NULL);
+    assert_int_equal(seen.trees, 1);
+    assert_int_equal(seen.tokeners, 1);
+    assert_int_equal(seen.strings, 3); /* the long one, "s2" and "s3" */
+    assert_int_equal(seen.dirty, 0);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parse_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_own, setup, teardown),
         cmocka_unit_test(test_utf8_len),
+        cmocka_unit_test(test_secret_parse_and_wipe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

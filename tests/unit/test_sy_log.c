@@ -12,34 +12,17 @@
 #include "sy_test_util.h"
 
 /* stderr is redirected to a temporary file while a test logs. */
-static FILE *capture;
-static int saved_stderr = -1;
+static sy_test_capture_t capture;
 
 static void capture_start(void)
 {
-    capture = tmpfile();
-    assert_non_null(capture);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    assert_true(saved_stderr >= 0);
-    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+    sy_test_capture_start(&capture);
 }
 
 /* Returns the captured lines (malloc'ed, NUL-terminated) and restores stderr. */
 static char *capture_end(void)
 {
-    long n;
-    char *text;
-
-    assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-    close(saved_stderr);
-    n = ftell(capture);
-    assert_true(n >= 0);
-    text = calloc(1, (size_t)n + 1);
-    rewind(capture);
-    assert_int_equal(fread(text, 1, (size_t)n, capture), (size_t)n);
-    fclose(capture);
-    return text;
+    return sy_test_capture_end(&capture);
 }
 
 static size_t count_lines(const char *s)
@@ -162,7 +145,6 @@ static void test_request_summary(void **state)
 {
     sy_pool_t *pool = sy_pool_new(0);
     sy_request_t req = {.pool = pool};
-    sy_response_t resp;
     json_object *o, *f;
     char *out;
 
@@ -174,12 +156,10 @@ static void test_request_summary(void **state)
     req.route = "/v1/buckets/{}/collections/{}/records";
     sy_kv_add(pool, &req.headers, "user-agent", "HTTPie/0.9.2");
     sy_kv_add(pool, &req.headers, "authorization", "BrowserID very-secret");
-    sy_resp_init(&req, &resp);
-    sy_resp_error(&req, &resp, 401, 104, "Provide a BID assertion Authorization header.", NULL);
 
     init("json", "info");
     capture_start();
-    sy_log_request(&req, &resp, 12.6);
+    sy_log_request(&req, 401, 104, 12.6);
     out = capture_end();
     assert_null(strstr(out, "secret"));
     o = sy_test_json(out);
@@ -196,10 +176,20 @@ static void test_request_summary(void **state)
     json_object_put(o);
     free(out);
 
+    /* No errno below 400, nor without one. */
+    capture_start();
+    sy_log_request(&req, 200, 104, 1.0);
+    sy_log_request(&req, 503, 0, 1.0);
+    out = capture_end();
+    assert_int_equal(count_lines(out), 2);
+    assert_null(strstr(out, "errno"));
+    assert_non_null(strstr(out, "\"code\":503"));
+    free(out);
+
     /* Filtered out below info. */
     init("json", "warning");
     capture_start();
-    sy_log_request(&req, &resp, 1.0);
+    sy_log_request(&req, 401, 104, 1.0);
     out = capture_end();
     assert_string_equal(out, "");
     free(out);
@@ -208,7 +198,7 @@ static void test_request_summary(void **state)
     init("text", "info");
     sy_kv_add(pool, &req.headers, "accept-language", "fr\r\nFAKE");
     capture_start();
-    sy_log_request(&req, &resp, 1.0);
+    sy_log_request(&req, 401, 104, 1.0);
     sy_log_warn("abc123", "upstream said %s", "x\ny");
     out = capture_end();
     assert_int_equal(count_lines(out), 2);
@@ -221,13 +211,70 @@ static void test_request_summary(void **state)
     sy_pool_free(pool);
 }
 
+/* A module that only has the thread context (cache, tokenserver,
+ * credentials) logs with sy_log_ctx: the line carries the id of the request
+ * the context is serving, and none between requests. */
+static void test_ctx_request_id(void **state)
+{
+    sy_settings_t settings;
+    sy_ctx_t ctx;
+    sy_request_t req;
+    json_object *o, *f;
+    char *out;
+
+    sy_test_settings(&settings);
+    memset(&ctx, 0, sizeof(ctx));
+    sy_test_ctx(&ctx, &settings);
+    sy_test_request(&req, &ctx, "GET");
+    req.request_id = "rid-42";
+    ctx.request = &req;
+    assert_string_equal(sy_log_rid(&ctx), "rid-42");
+
+    init("json", "info");
+    capture_start();
+    sy_log_ctx_warn(&ctx, "cache: %s", "PostgreSQL went away");
+    sy_log_ctx_debug(&ctx, "below the level");
+    out = capture_end();
+    assert_int_equal(count_lines(out), 1);
+    o = sy_test_json(out);
+    assert_int_equal(json_object_get_int(sy_test_member(o, "Severity")), 4);
+    f = sy_test_member(o, "Fields");
+    assert_string_equal(sy_test_string(f, "rid"), "rid-42");
+    assert_string_equal(sy_test_string(f, "msg"), "cache: PostgreSQL went away");
+    json_object_put(o);
+    free(out);
+
+    /* between requests, and without a context: no rid at all */
+    ctx.request = NULL;
+    assert_null(sy_log_rid(&ctx));
+    assert_null(sy_log_rid(NULL));
+    capture_start();
+    sy_log_ctx_error(&ctx, "between requests");
+    sy_log_ctx_error(NULL, "no context");
+    out = capture_end();
+    assert_int_equal(count_lines(out), 2);
+    assert_null(strstr(out, "\"rid\""));
+    assert_non_null(strstr(out, "\"msg\":\"between requests\""));
+    free(out);
+
+    /* text renderer: rid=<id> */
+    ctx.request = &req;
+    init("text", "info");
+    capture_start();
+    sy_log_ctx_info(&ctx, "tokenserver answered %d", 503);
+    out = capture_end();
+    assert_non_null(strstr(out, "rid=rid-42"));
+    assert_non_null(strstr(out, "tokenserver answered 503"));
+    free(out);
+    sy_pool_free(ctx.pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_levels),
-        cmocka_unit_test(test_json_escaping),
-        cmocka_unit_test(test_long_lines_stay_valid),
-        cmocka_unit_test(test_request_summary),
+        cmocka_unit_test(test_json_levels),           cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_long_lines_stay_valid), cmocka_unit_test(test_request_summary),
+        cmocka_unit_test(test_ctx_request_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

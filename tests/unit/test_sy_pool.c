@@ -48,7 +48,7 @@ static void test_many_small_across_blocks(void **state)
         assert_int_equal(v[i][1], ~i);
         assert_int_equal(v[i][2], i * 7);
     }
-    assert_true(sy_pool_used(pool) >= 2000 * 12);
+    assert_true(sy_pool_used(pool) >= (size_t)2000 * 12);
     sy_pool_free(pool);
 }
 
@@ -64,6 +64,39 @@ static void test_reset_reuses_first_block(void **state)
     memset(big, 0xab, 1 << 20);
     sy_pool_reset(pool);
     assert_ptr_equal(sy_palloc(pool, 32), first);
+    sy_pool_free(pool);
+}
+
+/* Blocks chained by one request serve the next ones after a reset: once
+ * a thread has served a request of some size, the same again costs no
+ * malloc. Beyond the spare blocks kept, the rest is freed. */
+static void test_reset_keeps_spare_blocks(void **state)
+{
+    sy_pool_t *pool = sy_pool_new(256);
+    size_t after_first = 0;
+
+    (void)state;
+    for (int round = 0; round < 4; round++) {
+        unsigned char *p[12];
+        for (int i = 0; i < 12; i++) {
+            p[i] = sy_palloc(pool, 60);
+            memset(p[i], 0xA0 + i, 60);
+        }
+        for (int i = 0; i < 12; i++)
+            assert_int_equal(p[i][59], 0xA0 + i);
+        if (round == 0)
+            after_first = sy_pool_mallocs(pool);
+        else
+            assert_int_equal(sy_pool_mallocs(pool), after_first);
+        sy_pool_reset(pool);
+    }
+    /* The first block and the ones chained after it (three pieces or four
+     * per block, as redzones take room in the sanitizer build). */
+    assert_true(after_first >= 3 && after_first <= 4);
+    /* A bigger request takes more blocks than are kept: they are new. */
+    for (int i = 0; i < 30; i++)
+        sy_palloc(pool, 60);
+    assert_true(sy_pool_mallocs(pool) > after_first);
     sy_pool_free(pool);
 }
 
@@ -188,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_alignment_and_contents),
         cmocka_unit_test(test_many_small_across_blocks),
         cmocka_unit_test(test_reset_reuses_first_block),
+        cmocka_unit_test(test_reset_keeps_spare_blocks),
         cmocka_unit_test(test_pcalloc_zeroes),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_cleanups_lifo),

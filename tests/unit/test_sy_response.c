@@ -384,9 +384,30 @@ static void test_reasons(void **state)
         assert_string_equal(sy_http_reason(cases[i].status), cases[i].reason);
 }
 
+/* Backoff: the larger of what is there and what is asked for. */
+static void test_backoff_keeps_the_larger(void **state)
+{
+    sy_pool_t *pool = sy_pool_new(0);
+    sy_ctx_t ctx = {.pool = pool};
+    sy_request_t req = {.pool = pool, .ctx = &ctx};
+    sy_response_t resp;
+
+    sy_resp_init(&req, &resp);
+    sy_resp_backoff(&req, &resp, 0);
+    assert_null(sy_resp_header(&resp, "Backoff"));
+    sy_resp_backoff(&req, &resp, 60);
+    assert_string_equal(sy_resp_header(&resp, "Backoff"), "60");
+    sy_resp_backoff(&req, &resp, 30);
+    assert_string_equal(sy_resp_header(&resp, "Backoff"), "60");
+    sy_resp_backoff(&req, &resp, 3600);
+    assert_string_equal(sy_resp_header(&resp, "Backoff"), "3600");
+    sy_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_keeps_the_larger),
         cmocka_unit_test_setup_teardown(test_error_shape, setup, sy_test_fx_teardown),
         cmocka_unit_test_setup_teardown(test_error_details_and_503, setup, sy_test_fx_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_param_message, setup, sy_test_fx_teardown),

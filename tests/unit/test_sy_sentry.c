@@ -658,7 +658,7 @@ static void test_unreachable(void **state)
 static void *capturer(void *arg)
 {
     char msg[32];
-    int t = (int)(intptr_t)arg, i;
+    int t = *(const int *)arg, i;
 
     for (i = 0; i < PER_THREAD; i++) {
         snprintf(msg, sizeof(msg), "t%d-e%d", t, i);
@@ -670,14 +670,17 @@ static void *capturer(void *arg)
 static void test_concurrent_capture(void **state)
 {
     pthread_t th[NTHREADS];
+    int ids[NTHREADS];
     int seen[NTHREADS][PER_THREAD];
     sy_sentry_stats_t st;
     int i, t, k;
 
     memset(seen, 0, sizeof(seen));
     init_local("pk", "2");
-    for (i = 0; i < NTHREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, capturer, (void *)(intptr_t)i), 0);
+    for (i = 0; i < NTHREADS; i++) {
+        ids[i] = i;
+        assert_int_equal(pthread_create(&th[i], NULL, capturer, &ids[i]), 0);
+    }
     for (i = 0; i < NTHREADS; i++)
         pthread_join(th[i], NULL);
     sy_sentry_shutdown(60000);

@@ -150,8 +150,8 @@ static void test_defaults(void **state)
     assert_string_equal(s->listen, "unix:/run/syncto/syncto.sock");
     assert_int_equal(s->listen_backlog, 1024);
     assert_int_equal(s->workers, 2);
-    assert_int_equal(s->threads, 64);
-    assert_true(s->workers * s->threads >= 128);
+    assert_int_equal(s->threads, 512);
+    assert_true(s->workers * s->threads >= 1024);
     assert_int_equal(s->worker_max_requests, 100000);
     assert_int_equal(s->graceful_timeout_seconds, 30);
     assert_int_equal(s->max_request_body_bytes, 4194304);
@@ -780,7 +780,7 @@ static void test_shipped_ini(void **state)
     assert_int_equal(sy_settings_load(path, &s, err, sizeof(err)), SY_OK);
     assert_int_equal(s->batch_max_requests, 25);
     assert_int_equal(s->workers, 2);
-    assert_int_equal(s->threads, 64);
+    assert_int_equal(s->threads, 512);
     assert_false(s->readonly);
     assert_int_equal(s->nrules, 0);
     assert_true(s->graceful_timeout_seconds >= s->sync_timeout_seconds);

@@ -293,7 +293,7 @@ static void test_batch_splits(void **state)
 static void *sender(void *arg)
 {
     char name[32];
-    int t = (int)(intptr_t)arg, i;
+    int t = *(const int *)arg, i;
 
     for (i = 0; i < PER_THREAD; i++) {
         snprintf(name, sizeof(name), "thread%d.metric%02d", t, i);
@@ -306,13 +306,16 @@ static void *sender(void *arg)
 static void test_threads(void **state)
 {
     pthread_t th[NTHREADS];
+    int ids[NTHREADS];
     int seen[NTHREADS][PER_THREAD];
     char buf[2048];
     int i, t, k;
 
     memset(seen, 0, sizeof(seen));
-    for (i = 0; i < NTHREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, sender, (void *)(intptr_t)i), 0);
+    for (i = 0; i < NTHREADS; i++) {
+        ids[i] = i;
+        assert_int_equal(pthread_create(&th[i], NULL, sender, &ids[i]), 0);
+    }
     for (i = 0; i < NTHREADS; i++)
         pthread_join(th[i], NULL);
     for (i = 0; i < NTHREADS * PER_THREAD; i++) {

@@ -20,6 +20,7 @@ class Ctx {
     this.body = Buffer.alloc(0);
     this.bodyTooLarge = false;
     this.extraHeaders = null; // added by fault rules to real responses
+    this.cut = null; // {bytes, reset}: a fault rule truncates the body
     this.done = false;
   }
 
@@ -60,7 +61,28 @@ class Ctx {
       this.entry.durationMs = Date.now() - this.entry.time;
     }
     res.writeHead(status, h);
+    if (this.cut && payload) {
+      this.writeCut(payload);
+      return;
+    }
     res.end(payload || undefined);
+  }
+
+  // Sends the head and the first cut.bytes bytes of payload, then closes the
+  // connection (a reset with cut.reset). The pause before closing lets the
+  // client read what was sent, as from a server that dies mid-body.
+  writeCut(payload) {
+    const { bytes, reset } = this.cut;
+    const res = this.res;
+    const socket = this.req.socket;
+    if (this.entry) this.entry.response.truncatedAt = Math.min(bytes, payload.length);
+    res.flushHeaders();
+    res.write(payload.subarray(0, Math.min(bytes, payload.length)), () => {
+      setTimeout(() => {
+        if (reset) socket.resetAndDestroy();
+        else socket.destroy();
+      }, 50);
+    });
   }
 
   json(status, obj, headers) {

@@ -99,7 +99,7 @@ async function route(ctx, hooks) {
         'GET /log?since=N[&role=][&method=]', 'DELETE /log',
         'GET /faults', 'POST /faults', 'DELETE /faults', 'DELETE /faults/<id>',
         'POST /seed', 'GET /storage?uid=|fxaUid=&clientState=[&collection=]', 'GET /uid?fxaUid=&clientState=',
-        'POST /expire-tokens', 'GET /config', 'POST /config', 'POST /reset', 'POST /shutdown',
+        'POST /expire-tokens', 'GET /tokens', 'GET /config', 'POST /config', 'POST /reset', 'POST /shutdown',
       ],
     }];
   }
@@ -161,6 +161,12 @@ async function route(ctx, hooks) {
     }
     state.tokensExpiredBefore = before;
     return [200, { expiredBefore: before }];
+  }
+  if (path === '/tokens' && m === 'GET') {
+    // Every token issued since the start (or the last reset): what a test
+    // needs to check that no log holds a Hawk id or key.
+    const tokens = [...state.tokens].map(([id, t]) => ({ id, key: t.key, uid: t.uid, issuedAt: t.issuedAt }));
+    return [200, { tokens }];
   }
   if (path === '/config') {
     if (m === 'GET') return [200, state.config];

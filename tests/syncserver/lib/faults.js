@@ -1,7 +1,7 @@
 'use strict';
 // Fault injection rules, set through the control API. A rule:
 //   {match: {role, method, pathRegex, queryRegex}, latencyMs, status, body,
-//    headers, drop, times}
+//    headers, drop, truncateBytes, reset, times}
 // Every field is optional; an empty `match` matches every tokenserver and
 // storage request (control requests are never faulted). For each request
 // all matching rules are looked at in order:
@@ -9,12 +9,18 @@
 //     to the real response (e.g. X-Weave-Backoff on a 200);
 //   - the first rule with `status` or `drop` answers instead of the server
 //     (after the latency): `drop` destroys the socket without a response.
+//   - `truncateBytes: N` cuts the body after N bytes: the headers announce
+//     the whole body (Content-Length), N bytes are sent, then the connection
+//     closes. On an answering rule it cuts that rule's body; on a rule
+//     without status it cuts the real answer (the first such rule counts).
+//   - `reset: true` closes with a TCP reset (RST) instead of a normal close,
+//     after `truncateBytes` bytes, or at once with `drop`.
 // `times` counts matches; the rule is removed when it reaches 0. A later
 // status/drop rule that is shadowed by an earlier one is not counted.
 
 function normalize(raw, id) {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('a fault rule must be an object');
-  const known = ['match', 'latencyMs', 'status', 'body', 'headers', 'drop', 'times'];
+  const known = ['match', 'latencyMs', 'status', 'body', 'headers', 'drop', 'truncateBytes', 'reset', 'times'];
   for (const k of Object.keys(raw)) if (!known.includes(k)) throw new Error('unknown rule field ' + k);
   const m = raw.match || {};
   if (typeof m !== 'object' || Array.isArray(m)) throw new Error('match must be an object');
@@ -33,6 +39,8 @@ function normalize(raw, id) {
     body: undefined,
     headers: {},
     drop: false,
+    truncateBytes: null, // bytes of the body sent before closing; null = all
+    reset: false,
     times: null, // remaining matches; null = unlimited
     hits: 0,
   };
@@ -70,6 +78,20 @@ function normalize(raw, id) {
     if (typeof raw.drop !== 'boolean') throw new Error('drop must be a boolean');
     rule.drop = raw.drop;
   }
+  if (raw.truncateBytes !== undefined && raw.truncateBytes !== null) {
+    if (!Number.isInteger(raw.truncateBytes) || raw.truncateBytes < 0) {
+      throw new Error('truncateBytes must be a non-negative integer');
+    }
+    rule.truncateBytes = raw.truncateBytes;
+  }
+  if (raw.reset !== undefined) {
+    if (typeof raw.reset !== 'boolean') throw new Error('reset must be a boolean');
+    rule.reset = raw.reset;
+  }
+  if (rule.reset && !rule.drop && rule.truncateBytes === null) {
+    throw new Error('reset needs drop or truncateBytes');
+  }
+  if (rule.drop && rule.truncateBytes !== null) throw new Error('drop sends no body to truncate');
   if (raw.times !== undefined && raw.times !== null) {
     if (!Number.isInteger(raw.times) || raw.times < 1) throw new Error('times must be a positive integer');
     rule.times = raw.times;
@@ -83,6 +105,8 @@ function publicRule(r) {
   if (r.body !== undefined) out.body = r.body;
   if (Object.keys(r.headers).length) out.headers = r.headers;
   if (r.drop) out.drop = true;
+  if (r.truncateBytes !== null) out.truncateBytes = r.truncateBytes;
+  if (r.reset) out.reset = true;
   return out;
 }
 
@@ -103,10 +127,12 @@ function matches(rule, ctx) {
 }
 
 // Decides what the rules do to this request: {latencyMs, action, headers,
-// ids}. `action` is the answering rule or null.
+// cut, ids}. `action` is the answering rule or null; `cut` is
+// {bytes, reset} when the body is to be truncated, else null.
 function evaluate(state, ctx) {
   let latencyMs = 0;
   let action = null;
+  let cut = null;
   const headers = {};
   const ids = [];
   for (const rule of state.faults.rules.slice()) {
@@ -120,10 +146,16 @@ function evaluate(state, ctx) {
       if (rule.times === 0) state.faults.rules = state.faults.rules.filter((r) => r !== rule);
     }
     latencyMs += rule.latencyMs;
-    if (answers) action = rule;
-    else Object.assign(headers, rule.headers);
+    if (answers) {
+      action = rule;
+      if (rule.truncateBytes !== null) cut = { bytes: rule.truncateBytes, reset: rule.reset };
+    } else {
+      Object.assign(headers, rule.headers);
+      if (rule.truncateBytes !== null && !cut) cut = { bytes: rule.truncateBytes, reset: rule.reset };
+    }
   }
-  return { latencyMs, action, headers, ids };
+  if (action && action.truncateBytes === null) cut = null;
+  return { latencyMs, action, headers, cut, ids };
 }
 
 // Writes the response of an answering rule.

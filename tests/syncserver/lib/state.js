@@ -51,7 +51,7 @@ function createState(options) {
     state.identities = new Map(); // "fxaUid\nclientState" -> uid
     state.uidOwners = new Map(); // uid -> identity key
     state.users = new Map(); // uid (string) -> User
-    state.tokens = new Map(); // token id -> {issuedAt, uid}
+    state.tokens = new Map(); // token id -> {issuedAt, uid, key}
     state.tokensExpiredBefore = null; // ms; tokens issued at or before -> 401
     state.nonces = new Map(); // nonce key -> first seen (ms)
     state.batchSeq = 0;

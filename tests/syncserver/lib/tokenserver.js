@@ -151,7 +151,7 @@ function issueToken(ctx, ident) {
     hashed_fxa_uid: hashedFxaUid,
     hashed_device_id: hashedDevice,
   });
-  state.tokens.set(id, { issuedAt: now, uid });
+  state.tokens.set(id, { issuedAt: now, uid, key });
   ctx.json(200, {
     id,
     key,

@@ -2,6 +2,7 @@
 // Control API: faults (latency, status with headers, drop, times, headers
 // on real responses), the request log, seeding, raw storage, config, reset.
 
+const net = require('node:net');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer } = require('../testkit');
@@ -88,6 +89,66 @@ test('fault: drop closes the connection without an answer', async () => {
   assert.equal(dropped[dropped.length - 1].status, null);
 });
 
+/**
+ * GET `path` over a bare socket: {head, body (bytes after the head), how}
+ * where how is 'end' (a normal close) or the socket error code (a reset).
+ */
+function rawGet(path) {
+  return new Promise((resolve) => {
+    const sock = net.connect(kit.info.port, '127.0.0.1');
+    const chunks = [];
+    const done = (how) => {
+      const all = Buffer.concat(chunks).toString('latin1');
+      const i = all.indexOf('\r\n\r\n');
+      resolve({ head: i < 0 ? all : all.slice(0, i), body: i < 0 ? '' : all.slice(i + 4), how });
+    };
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', () => done('end'));
+    sock.on('error', (e) => done(e.code));
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+test('fault: truncateBytes announces the whole body, sends part of it, then closes', async () => {
+  const body = JSON.stringify({ id: 'x'.repeat(200), key: 'k' });
+  await kit.control('POST', '/faults', { match: { role: 'tokenserver' }, status: 200, body, truncateBytes: 30, times: 1 });
+  let r = await rawGet('/token/1.0/sync/1.5');
+  assert.match(r.head, /^HTTP\/1\.1 200 /);
+  assert.match(r.head, new RegExp(`\r\nContent-Length: ${body.length}\r\n`, 'i'));
+  assert.equal(r.body, body.slice(0, 30));
+  assert.equal(r.how, 'end');
+
+  // Without status: the real answer is cut.
+  await kit.control('POST', '/faults', { match: { role: 'tokenserver' }, truncateBytes: 5, times: 1 });
+  r = await rawGet('/token/__heartbeat__');
+  assert.match(r.head, /^HTTP\/1\.1 200 /);
+  const full = Number(/content-length: (\d+)/i.exec(r.head)[1]);
+  assert.ok(full > 5);
+  assert.equal(r.body, '{"ver');
+  assert.equal(r.how, 'end');
+  const log = (await kit.control('GET', '/log?role=tokenserver')).body.entries;
+  assert.equal(log[log.length - 1].response.truncatedAt, 5);
+
+  // The rule is used up: the next answer is whole.
+  r = await rawGet('/token/__heartbeat__');
+  assert.equal(r.how, 'end');
+  assert.equal(JSON.parse(r.body).status, 'Ok');
+});
+
+test('fault: reset closes with a TCP reset, mid-body or without an answer', async () => {
+  await kit.control('POST', '/faults', { match: { role: 'tokenserver' }, truncateBytes: 5, reset: true, times: 1 });
+  let r = await rawGet('/token/__heartbeat__');
+  assert.match(r.head, /^HTTP\/1\.1 200 /);
+  assert.equal(r.body, '{"ver');
+  assert.equal(r.how, 'ECONNRESET');
+
+  await kit.control('POST', '/faults', { match: { role: 'tokenserver' }, drop: true, reset: true, times: 1 });
+  r = await rawGet('/token/__heartbeat__');
+  assert.equal(r.head, '');
+  assert.equal(r.how, 'ECONNRESET');
+  assert.equal((await heartbeat()).status, 200);
+});
+
 test('fault: headers without status are added to the real response', async () => {
   await kit.control('POST', '/faults', { match: { role: 'storage' }, headers: { 'X-Weave-Backoff': '60' } });
   const res = await kit.hawk(u, 'GET', '/storage/tabs');
@@ -107,7 +168,8 @@ test('fault: the first answering rule wins; shadowed rules keep their count', as
 });
 
 test('fault: bad rules are refused and add nothing', async () => {
-  for (const bad of [{ status: 99 }, { match: { role: 'nope' } }, { drop: 'yes' }, { match: { pathRegex: '(' } }, { colour: 1 }, [{ status: 500 }, { times: 0 }]]) {
+  for (const bad of [{ status: 99 }, { match: { role: 'nope' } }, { drop: 'yes' }, { match: { pathRegex: '(' } }, { colour: 1 }, [{ status: 500 }, { times: 0 }],
+    { truncateBytes: -1 }, { truncateBytes: 1.5 }, { reset: true }, { reset: 1, drop: true }, { drop: true, truncateBytes: 3 }]) {
     const r = await kit.control('POST', '/faults', bad);
     assert.equal(r.status, 400, JSON.stringify(bad));
     assert.equal(typeof r.body.error, 'string');
@@ -182,6 +244,22 @@ test('seed: 5000 history records in one call, readable through storage and contr
   assert.equal((await kit.control('POST', '/seed', { uid: c.uid, collection: 'bad name', records: [] })).status, 400);
   assert.equal((await kit.control('POST', '/seed', { uid: c.uid, collection: 'history', records: [{ payload: 'no id' }] })).status, 400);
   assert.equal((await kit.control('POST', '/seed', { collection: 'history', records: [] })).status, 400);
+});
+
+test('tokens: every issued Hawk id and key, until a reset', async () => {
+  const a = await kit.oauthCredentials();
+  const b = await kit.oauthCredentials();
+  const { tokens } = (await kit.control('GET', '/tokens')).body;
+  for (const c of [a, b]) {
+    const t = tokens.find((x) => x.id === c.id);
+    assert.ok(t, 'issued token listed');
+    assert.equal(t.key, c.key);
+    assert.equal(String(t.uid), String(c.uid));
+    assert.equal(typeof t.issuedAt, 'number');
+  }
+  await kit.control('POST', '/reset');
+  assert.deepEqual((await kit.control('GET', '/tokens')).body.tokens, []);
+  u = await kit.oauthCredentials(); // the other tests' user, issued again
 });
 
 test('uid lookup, config validation, reset', async () => {
