@@ -117,7 +117,10 @@ static void spawn_worker(master_t *m)
 #ifdef SY_CLEAN_EXIT
         /* Sanitizer builds: through exit(), so that LeakSanitizer checks
          * what the worker released (the master's own memory is still
-         * reachable from this stack). */
+         * reachable from this stack). stdio was flushed before fork(); the
+         * atexit handlers inherited from the master (libraries' cleanups,
+         * the sanitizers' own) run in a worker whose threads have all
+         * ended. */
         exit(status);
 #else
         /* The atexit handlers and stdio buffers are the master's. */
