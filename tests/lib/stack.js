@@ -88,6 +88,24 @@ function sanitizerEnv(dir, ...envs) {
   };
 }
 
+/**
+ * The settings file shipped with the sources a build directory was
+ * configured from (its CMakeCache.txt names them), so that an older build
+ * runs with its own settings and defaults; etc/syncto.ini of this tree when
+ * the build names no sources that have one.
+ */
+function iniOfBuild(build) {
+  try {
+    const cache = fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8');
+    const m = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(cache);
+    const ini = m && path.join(m[1], 'etc', 'syncto.ini');
+    if (ini && fs.existsSync(ini)) return ini;
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  return DEFAULT_INI;
+}
+
 /** True when the syncto of `build` was built with sanitizers (SY_SANITIZE). */
 function sanitizedBuild(build) {
   try {
@@ -261,12 +279,14 @@ async function startSyncServer(dir, args) {
  *   syncserver  false to skip the test Sync server; default: started when
  *               tests/syncserver/server.js exists
  *   syncserverArgs  extra command-line arguments for it
- *   ini         settings file (default etc/syncto.ini)
+ *   ini         settings file (default: etc/syncto.ini of the sources the
+ *               build was configured from, iniOfBuild(); this tree's for
+ *               its own builds)
  *   build       build directory (default $SYNCTO_BUILD_DIR or build)
  */
 async function startStack(opts = {}) {
   const build = opts.build ? path.resolve(ROOT, opts.build) : BUILD;
-  const ini = opts.ini || DEFAULT_INI;
+  const ini = opts.ini || iniOfBuild(build);
   for (const bin of ['syncto', 'syncto-migrate']) {
     if (!fs.existsSync(path.join(build, bin))) throw new Error(`${path.join(build, bin)} not found (run: make build)`);
   }
@@ -502,4 +522,4 @@ async function stopCluster() {
   if (clusterDir) removeTempDir(clusterDir);
 }
 
-module.exports = { startStack, stopCluster, iniSetting, setting, sanitizedBuild };
+module.exports = { startStack, stopCluster, iniSetting, setting, sanitizedBuild, iniOfBuild };
