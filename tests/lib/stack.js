@@ -20,7 +20,6 @@
 //   pg                 {url, database, psql(sql) -> rows, stop(), start(),
 //                      running}; stop()/start() act on the whole cluster
 //   env                the environment syncto runs with
-//   sanitized          true when the build has sanitizers (SY_SANITIZE)
 //   synctoPid, nginxPid
 //   signalSyncto(sig)  e.g. 'SIGHUP' (reload)
 //   stopSyncto(), startSyncto(env), restartSyncto(env)
@@ -45,11 +44,15 @@
 // UBSAN_OPTIONS and LSAN_OPTIONS that send AddressSanitizer,
 // UndefinedBehaviorSanitizer and LeakSanitizer reports to files in the
 // stack's directory (sanitizer.<pid>), stop at the first error, check leaks
-// at every process exit and leave out the third-party leaks listed in
+// at every process exit (a sanitizer build's workers leave through exit(),
+// see src/sy_master.c) and leave out the third-party leaks listed in
 // tests/lsan.supp. A build without sanitizers ignores them. Options already
 // in the environment come last, so they win (e.g. ASAN_OPTIONS=detect_leaks=0
-// to look at something else). If a report file has any content, stop()
-// rejects with the reports in its message, which fails the test file.
+// to look at something else). If a report file has any content, or a report
+// shows in syncto's or syncto-migrate's stderr (where UBSan writes in a
+// build with both sanitizers), stop() rejects with the reports in its
+// message, which fails the test file. A process killed with SIGKILL makes no
+// leak check.
 //
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
@@ -76,16 +79,65 @@ const SANITIZER_PREFIX = 'sanitizer';
 /**
  * ASAN/UBSAN/LSAN_OPTIONS for the processes of a stack in `dir`: ours, then
  * those of each environment in `envs` (later ones win).
+ *
+ * AddressSanitizer: the first error ends the process (exit status 1, no core
+ * dump), the leak check runs at every exit, string functions are checked
+ * over their whole argument, and a stack frame used after its function
+ * returned is an error too. UndefinedBehaviorSanitizer stops at the first
+ * report with its stack. Reports go to dir/sanitizer.<pid>; in a build with
+ * both sanitizers, GCC's runtime writes UBSan's to stderr all the same,
+ * hence the scan of the logs as well (sanitizerReportsInText()).
  */
 function sanitizerEnv(dir, ...envs) {
   const logPath = path.join(dir, SANITIZER_PREFIX);
   const join = (name, ours) => [ours, ...envs.map((e) => e[name])].filter(Boolean).join(':');
   return {
-    ASAN_OPTIONS: join('ASAN_OPTIONS',
-      `detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:log_path=${logPath}`),
+    ASAN_OPTIONS: join('ASAN_OPTIONS', ['detect_leaks=1', 'halt_on_error=1', 'abort_on_error=0',
+      'strict_string_checks=1', 'detect_stack_use_after_return=1', `log_path=${logPath}`].join(':')),
     UBSAN_OPTIONS: join('UBSAN_OPTIONS', `print_stacktrace=1:halt_on_error=1:log_path=${logPath}`),
     LSAN_OPTIONS: join('LSAN_OPTIONS', `suppressions=${LSAN_SUPPRESSIONS}:print_suppressions=0`),
   };
+}
+
+// The first line of a sanitizer report: UBSan's "file:line:col: runtime
+// error: ...", the "==pid==ERROR: AddressSanitizer: ..." banner of ASan and
+// LSan (or a WARNING from their runtime), a fault caught by ASan.
+const REPORT_START = /^(?:\S+:\d+(?::\d+)?: runtime error: |==\d+==\s*(?:ERROR|WARNING): \w*Sanitizer|\w+Sanitizer:DEADLYSIGNAL)/;
+const REPORT_LINES = 60;
+// A line of syncto's own: MozLog JSON, or text that starts with the time.
+const LOG_LINE = /^(?:\{|\d{4}-\d\d-\d\dT)/;
+
+/**
+ * Sanitizer reports in `text`, what a process wrote to its stderr: each
+ * from its first line to its last stack frame (at most REPORT_LINES lines,
+ * up to the next line of syncto's own). syncto's lines are JSON or start
+ * with the time, so they never look like one.
+ */
+function sanitizerReportsInText(text) {
+  const lines = text.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!REPORT_START.test(lines[i])) continue;
+    const start = i;
+    let end = i + 1;
+    // frames ("    #3 0x... in f file:line"), notes, SUMMARY, blank lines
+    while (end < lines.length && end - start < REPORT_LINES && !LOG_LINE.test(lines[end])
+      && !REPORT_START.test(lines[end])) end++;
+    out.push(lines.slice(start, end).join('\n').trimEnd());
+    i = end - 1;
+  }
+  return out;
+}
+
+/** The same for the log `file`: [{file, text}]. */
+function sanitizerReportsInLog(file) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return sanitizerReportsInText(text).map((t) => ({ file, text: t }));
 }
 
 /**
@@ -106,16 +158,12 @@ function iniOfBuild(build) {
   return DEFAULT_INI;
 }
 
-/** True when the syncto of `build` was built with sanitizers (SY_SANITIZE). */
-function sanitizedBuild(build) {
-  try {
-    return /^SY_SANITIZE:STRING=.+$/m.test(fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Sanitizer reports in `dir`: [{file, text}], oldest first. */
+/**
+ * Sanitizer reports of the stack in `dir`: [{file, text}], the files
+ * dir/sanitizer.<pid> oldest first, then those found in the stderr of
+ * syncto (syncto.log) and syncto-migrate (migrate.log). A file with nothing
+ * in it is no report.
+ */
 function readSanitizerReports(dir) {
   let names;
   try {
@@ -127,8 +175,10 @@ function readSanitizerReports(dir) {
     .filter((n) => n.startsWith(`${SANITIZER_PREFIX}.`))
     .map((n) => path.join(dir, n))
     .map((file) => ({ file, mtime: fs.statSync(file).mtimeMs, text: fs.readFileSync(file, 'utf8') }))
+    .filter((r) => r.text.trim() !== '')
     .sort((a, b) => a.mtime - b.mtime)
-    .map(({ file, text }) => ({ file, text }));
+    .map(({ file, text }) => ({ file, text }))
+    .concat(['syncto.log', 'migrate.log'].flatMap((n) => sanitizerReportsInLog(path.join(dir, n))));
 }
 
 // The server's own defaults for the settings nginx must agree with.
@@ -313,8 +363,6 @@ async function startStack(opts = {}) {
     sync: null,
     pg: null,
     stopped: false,
-    /** syncto was built with sanitizers (memory figures are ASan's, not the allocator's). */
-    sanitized: sanitizedBuild(build),
   };
 
   /**
@@ -522,4 +570,6 @@ async function stopCluster() {
   if (clusterDir) removeTempDir(clusterDir);
 }
 
-module.exports = { startStack, stopCluster, iniSetting, setting, sanitizedBuild, iniOfBuild };
+module.exports = {
+  startStack, stopCluster, iniSetting, setting, iniOfBuild, sanitizerReportsInText,
+};
