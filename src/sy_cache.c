@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "syncto/sy_json.h"
 #include "syncto/sy_log.h"
 
 #define POOL_MAX 64
@@ -341,7 +342,7 @@ static const char escapes_from[] = "\"\\/bfnrt";
 static const char escapes_to[] = "\"\\/\b\f\n\r\t";
 
 /* Decodes a stored JSON string literal into pool. SY_ERR_INVALID when s is
- * not exactly one JSON string (or holds \u0000). */
+ * not exactly one JSON string (or holds \u0000), or is not UTF-8. */
 static SY_MUST_CHECK sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t len, char **value)
 {
     char *out;
@@ -349,6 +350,8 @@ static SY_MUST_CHECK sy_rc_t json_unquote(sy_pool_t *pool, const char *s, size_t
 
     if (len < 2 || s[0] != '"' || s[len - 1] != '"')
         return SY_ERR_INVALID;
+    if (!sy_json_utf8_valid((const unsigned char *)s, len))
+        return SY_ERR_INVALID;  /* JSON text is UTF-8, as sy_json_parse_pool() has it */
     out = sy_palloc(pool, len); /* never longer than the literal */
     for (size_t i = 1; i < len - 1; i++) {
         unsigned char ch = (unsigned char)s[i];

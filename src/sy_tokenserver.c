@@ -57,6 +57,8 @@ sy_rc_t sy_token_parse(sy_pool_t *pool, const char *json, size_t len, sy_token_t
     memset(out, 0, sizeof(*out));
     if (json == NULL || len == 0 || len > TOKEN_BODY_MAX)
         return SY_ERR_UPSTREAM;
+    if (!sy_json_utf8_valid((const unsigned char *)json, len))
+        return SY_ERR_UPSTREAM; /* JSON text is UTF-8 (sy_json_parse_pool) */
     /* The answer holds the Hawk id and key: see sy_json.h. */
     tok = sy_json_tokener_new_secret(len);
     o = json_tokener_parse_ex(tok, json, (int)len);

@@ -19,7 +19,8 @@
 //   latency     wrk, 1 connection: p50 / p99
 //   large       one 5,000-record history (~2.9 MB) in one response, sequential:
 //               median time, and the worker's peak memory growth (VmHWM)
-//   batch       300 POST /v1/batch of 10 list sub-requests: worker RSS growth
+//   batch       300 POST /v1/batch of 10 list sub-requests, after every thread
+//               served some: worker RSS growth
 //
 // The baseline cannot sign Hawk per request, so for the run the test Sync
 // server accepts a replayed nonce and any clock skew (checkNonce false,
@@ -350,7 +351,11 @@ async function batchLeak(stack, users) {
     const r = await request(`${stack.v1}/batch`, { method: 'POST', headers: u.headers, body });
     if (r.status !== 200) throw new Error(`batch: ${r.status} ${r.body.slice(0, 200)}`);
   };
-  for (let i = 0; i < 30; i++) await send(); // warm-up: arenas, connections
+  // Warm-up: every thread of the pool serves some batches first (its
+  // arena, request pool, libcurl handle and connections), so that what
+  // follows measures what a batch leaves behind, not threads starting.
+  const threads = Number(stack.pool.workers) * Number(stack.pool.threads);
+  for (let i = 0; i < threads * 2; i += 8) await Promise.all(Array.from({ length: 8 }, send));
   const pids = workerPids(stack);
   const before = pids.map((p) => memory(p).rss);
   for (let i = 0; i < BATCHES; i++) await send();

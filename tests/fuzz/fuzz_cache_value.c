@@ -7,7 +7,7 @@
  *         does (encrypt, quote), then read back.
  *
  * Invariants: an accepted literal decodes to what json-c decodes it to;
- * quote∘unquote and unquote∘quote round trip; decrypt∘encrypt gives the
+ * quote∘unquote and unquote∘quote round trip (UTF-8 values); decrypt∘encrypt gives the
  * plaintext back, and fails under another client state or with any one
  * hex digit changed. */
 #include "fuzz_util.h"
@@ -22,14 +22,22 @@ static const char SECRET[] = "fuzzing cache secret";
 static const char STATE[] = "0123456789abcdef0123456789abcdef";
 static const char OTHER_STATE[] = "fedcba9876543210fedcba9876543210";
 
-/* unquote(quote(v)) == v for a NUL-free v, and json-c reads the literal
- * the same way. */
+/* unquote(quote(v)) == v for a NUL-free UTF-8 v, and json-c reads the
+ * literal the same way. */
 static void check_quote(sy_pool_t *pool, const char *v, size_t n)
 {
     char *lit = sy_cache_value_quote(v, n), *back = NULL;
     json_object *o;
 
     FUZZ_CHECK(lit != NULL);
+    if (!sy_json_utf8_valid((const unsigned char *)v, n)) {
+        /* bytes that are not UTF-8 are quoted as they are, and such a
+         * literal is not JSON text: never read back (stored values are
+         * hex, this is only the codec's own contract) */
+        FUZZ_CHECK(sy_cache_value_unquote(pool, lit, strlen(lit), &back) == SY_ERR_INVALID);
+        sy_secure_free(lit, strlen(lit));
+        return;
+    }
     FUZZ_CHECK(sy_cache_value_unquote(pool, lit, strlen(lit), &back) == SY_OK);
     FUZZ_CHECK(fuzz_same(back, strlen(back), v, n));
     o = fuzz_json(pool, lit, strlen(lit));

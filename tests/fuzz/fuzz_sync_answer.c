@@ -127,10 +127,13 @@ static void check_list(sy_pool_t *pool, const char *body, size_t len, const sy_k
     sy_rc_t ref_rc = parse_then_write(pool, body, len, p, ref, &ref_count);
 
     FUZZ_CHECK(ref_rc != SY_ERR_TOO_LARGE);
-    if (ref_rc == SY_OK)
-        check_list_text(pool, ref, ref_count, bsos, p, fuzz_strict_json(body, len));
-    else
+    /* The reference's own checks hold for RFC 8259 text; what json-c's
+     * leniency lets through (0520e, NaN...) answers are no longer written
+     * from (the rewrite refuses it), and some of it does not read back. */
+    if (ref_rc != SY_OK)
         FUZZ_CHECK(bsos == NULL || !json_object_is_type(bsos, json_type_array));
+    else if (ref_valid(body, len))
+        check_list_text(pool, ref, ref_count, bsos, p, fuzz_strict_json(body, len));
 
     for (size_t r = 0; r < sizeof(rewriters) / sizeof(rewriters[0]); r++) {
         sy_buf_t *out = new_buf(pool, BIG_CAP), *small = new_buf(pool, cap);

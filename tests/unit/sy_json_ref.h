@@ -112,7 +112,7 @@ static inline bool ref_string(ref_t *r)
     r->i++; /* " */
     for (;;) {
         int c = ref_peek(r);
-        if (c < 0 || c < 0x20)
+        if (c < 0x20) /* cut short (-1), or a raw control character */
             return false;
         if (c >= 0x80) {
             size_t k = ref_utf8(r->s + r->i, r->n - r->i);
