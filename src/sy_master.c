@@ -114,7 +114,18 @@ static void spawn_worker(master_t *m)
         if (getppid() != m->pid)
             _exit(SY_WORKER_EXIT_OK); /* the master died before prctl */
         int status = sy_worker_run(m->s, m->listen_fd, m->note_wr);
+#ifdef SY_CLEAN_EXIT
+        /* Sanitizer builds: through exit(), so that LeakSanitizer checks
+         * what the worker released (the master's own memory is still
+         * reachable from this stack). stdio was flushed before fork(); the
+         * atexit handlers inherited from the master (libraries' cleanups,
+         * the sanitizers' own) run in a worker whose threads have all
+         * ended. */
+        exit(status);
+#else
+        /* The atexit handlers and stdio buffers are the master's. */
         _exit(status);
+#endif
     }
     child_t *c = &m->kids[m->nkids++];
     *c = (child_t){.pid = pid, .gen = m->gen, .started = now_mono()};

@@ -385,6 +385,14 @@ int sy_worker_run(const sy_settings_t *s, int listen_fd, int notify_fd)
 
     if (FCGX_Init() != 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
         sy_log_error(NULL, "worker: cannot initialise: %s", strerror(errno));
+        /* Nothing else exists yet; released so that a leak check at exit
+         * (sanitizer builds) finds nothing either. */
+        pthread_mutex_destroy(&w->accept_lock);
+        pthread_mutex_destroy(&w->done_lock);
+        pthread_cond_destroy(&w->done_cond);
+        free(w->tids);
+        free(w->ctxs);
+        free(w);
         return SY_WORKER_EXIT_FAILED;
     }
     w->wake_rd = pipefd[0];

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { startStack, stopCluster, iniSetting } = require('../lib/stack');
+const { startStack, stopCluster, iniSetting, iniOfBuild } = require('../lib/stack');
 const { control, seed, maxInFlight } = require('../lib/control');
 const { browserIdUser: newUser } = require('../lib/users');
 
@@ -21,23 +21,6 @@ function defaultPool(ini = INI) {
     workers: iniSetting(ini, 'syncto.workers') || '2',
     threads: iniSetting(ini, 'syncto.threads') || '64',
   };
-}
-
-/**
- * The settings file shipped with the sources a build directory was
- * configured from (CMakeCache.txt names them), so that an older build runs
- * with its own settings and defaults; etc/syncto.ini of this tree otherwise.
- */
-function iniOfBuild(build) {
-  try {
-    const cache = fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8');
-    const m = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(cache);
-    const ini = m && path.join(m[1], 'etc', 'syncto.ini');
-    if (ini && fs.existsSync(ini)) return ini;
-  } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-  }
-  return INI;
 }
 
 /**

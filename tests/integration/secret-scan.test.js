@@ -74,6 +74,7 @@ test('secrets that reach the logs make stack.stop() fail', async () => {
     assert.match(err.message, /access\.log:\d+: OAuth token/);
     assert.match(err.message, /postgres\.log:\d+: SYNCTO_CACHE_HMAC_SECRET/);
     assert.ok(!err.message.includes(key) && !err.message.includes(hmac), 'the report does not repeat the secret');
+    assert.doesNotMatch(err.message, /sanitizer report/, 'nothing else went wrong');
     return true;
   });
 });

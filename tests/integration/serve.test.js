@@ -10,6 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { ROOT, freePort, waitFor } = require('../lib/proc');
+const { sanitizerReportsInText } = require('../lib/stack');
 
 const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
 
@@ -118,6 +119,9 @@ async function stopAndCheck(run, varDir, signal = 'SIGTERM') {
     .catch(() => {});
   assert.deepEqual(kids.filter((k) => alive(k.pid)), [], 'every process serve.sh started is gone');
   assert.deepEqual(processesUsing(varDir), [], `no process left using ${varDir}`);
+  // A sanitizer build writes its reports (leaks at exit included) to
+  // syncto's stderr, which serve.sh passes on.
+  assert.deepEqual(sanitizerReportsInText(run.out), [], 'no sanitizer report');
 }
 
 describe('etc/dev/serve.sh', () => {

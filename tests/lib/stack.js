@@ -26,8 +26,9 @@
 //   synctoLog(from), synctoLogOffset()   syncto's stderr, whole or from an offset
 //   logs(lines)        tails of every log, for failure reports
 //   printLogsIfFailed(t)   for afterEach: prints logs() after a failed test
-//   stop()             stops everything, checks the logs for secrets (below)
-//                      and removes the directory
+//   stop()             stops everything, checks the logs for secrets and the
+//                      sanitizer reports (below) and removes the directory
+//   sanitizerReports() the sanitizer reports written so far, [{file, text}]
 //
 // No secret in the logs: stop() searches syncto's, syncto-migrate's,
 // nginx's (error and access) and PostgreSQL's logs for every secret this
@@ -38,6 +39,20 @@
 // naming the file, line and kind of secret, which fails the test file's
 // after() hook. A stack that is started and never stopped fails the test
 // process at exit, since its logs were never checked.
+//
+// No sanitizer report: syncto and syncto-migrate run with ASAN_OPTIONS,
+// UBSAN_OPTIONS and LSAN_OPTIONS that send AddressSanitizer,
+// UndefinedBehaviorSanitizer and LeakSanitizer reports to files in the
+// stack's directory (sanitizer.<pid>), stop at the first error, check leaks
+// at every process exit (a sanitizer build's workers leave through exit(),
+// see src/sy_master.c) and leave out the third-party leaks listed in
+// tests/lsan.supp. A build without sanitizers ignores them. Options already
+// in the environment come last, so they win (e.g. ASAN_OPTIONS=detect_leaks=0
+// to look at something else). If a report file has any content, or a report
+// shows in syncto's or syncto-migrate's stderr (where UBSan writes in a
+// build with both sanitizers), stop() rejects with the reports in its
+// message, which fails the test file. A process killed with SIGKILL makes no
+// leak check.
 //
 // The build directory is $SYNCTO_BUILD_DIR (default: build). Set
 // SYNCTO_TEST_KEEP=1 to keep the temporary directory (configs and logs).
@@ -58,6 +73,113 @@ const { secretIndex, scanFiles } = require('./secrets');
 const BUILD = path.resolve(ROOT, process.env.SYNCTO_BUILD_DIR || 'build');
 const DEFAULT_INI = path.join(ROOT, 'etc', 'syncto.ini');
 const SYNCSERVER = path.join(ROOT, 'tests', 'syncserver', 'server.js');
+const LSAN_SUPPRESSIONS = path.join(ROOT, 'tests', 'lsan.supp');
+const SANITIZER_PREFIX = 'sanitizer';
+
+/**
+ * ASAN/UBSAN/LSAN_OPTIONS for the processes of a stack in `dir`: ours, then
+ * those of each environment in `envs` (later ones win).
+ *
+ * AddressSanitizer: the first error ends the process (exit status 1, no core
+ * dump), the leak check runs at every exit, string functions are checked
+ * over their whole argument, and a stack frame used after its function
+ * returned is an error too. UndefinedBehaviorSanitizer stops at the first
+ * report with its stack. Reports go to dir/sanitizer.<pid>; in a build with
+ * both sanitizers, GCC's runtime writes UBSan's to stderr all the same,
+ * hence the scan of the logs as well (sanitizerReportsInText()).
+ */
+function sanitizerEnv(dir, ...envs) {
+  const logPath = path.join(dir, SANITIZER_PREFIX);
+  const join = (name, ours) => [ours, ...envs.map((e) => e[name])].filter(Boolean).join(':');
+  return {
+    ASAN_OPTIONS: join('ASAN_OPTIONS', ['detect_leaks=1', 'halt_on_error=1', 'abort_on_error=0',
+      'strict_string_checks=1', 'detect_stack_use_after_return=1', `log_path=${logPath}`].join(':')),
+    UBSAN_OPTIONS: join('UBSAN_OPTIONS', `print_stacktrace=1:halt_on_error=1:log_path=${logPath}`),
+    LSAN_OPTIONS: join('LSAN_OPTIONS', `suppressions=${LSAN_SUPPRESSIONS}:print_suppressions=0`),
+  };
+}
+
+// The first line of a sanitizer report: UBSan's "file:line:col: runtime
+// error: ...", the "==pid==ERROR: AddressSanitizer: ..." banner of ASan and
+// LSan (or a WARNING from their runtime), a fault caught by ASan.
+const REPORT_START = /^(?:\S+:\d+(?::\d+)?: runtime error: |==\d+==\s*(?:ERROR|WARNING): \w*Sanitizer|\w+Sanitizer:DEADLYSIGNAL)/;
+const REPORT_LINES = 60;
+// A line of syncto's own: MozLog JSON, or text that starts with the time.
+const LOG_LINE = /^(?:\{|\d{4}-\d\d-\d\dT)/;
+
+/**
+ * Sanitizer reports in `text`, what a process wrote to its stderr: each
+ * from its first line to its last stack frame (at most REPORT_LINES lines,
+ * up to the next line of syncto's own). syncto's lines are JSON or start
+ * with the time, so they never look like one.
+ */
+function sanitizerReportsInText(text) {
+  const lines = text.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!REPORT_START.test(lines[i])) continue;
+    const start = i;
+    let end = i + 1;
+    // frames ("    #3 0x... in f file:line"), notes, SUMMARY, blank lines
+    while (end < lines.length && end - start < REPORT_LINES && !LOG_LINE.test(lines[end])
+      && !REPORT_START.test(lines[end])) end++;
+    out.push(lines.slice(start, end).join('\n').trimEnd());
+    i = end - 1;
+  }
+  return out;
+}
+
+/** The same for the log `file`: [{file, text}]. */
+function sanitizerReportsInLog(file) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return sanitizerReportsInText(text).map((t) => ({ file, text: t }));
+}
+
+/**
+ * The settings file shipped with the sources a build directory was
+ * configured from (its CMakeCache.txt names them), so that an older build
+ * runs with its own settings and defaults; etc/syncto.ini of this tree when
+ * the build names no sources that have one.
+ */
+function iniOfBuild(build) {
+  try {
+    const cache = fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8');
+    const m = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(cache);
+    const ini = m && path.join(m[1], 'etc', 'syncto.ini');
+    if (ini && fs.existsSync(ini)) return ini;
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  return DEFAULT_INI;
+}
+
+/**
+ * Sanitizer reports of the stack in `dir`: [{file, text}], the files
+ * dir/sanitizer.<pid> oldest first, then those found in the stderr of
+ * syncto (syncto.log) and syncto-migrate (migrate.log). A file with nothing
+ * in it is no report.
+ */
+function readSanitizerReports(dir) {
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(`${SANITIZER_PREFIX}.`))
+    .map((n) => path.join(dir, n))
+    .map((file) => ({ file, mtime: fs.statSync(file).mtimeMs, text: fs.readFileSync(file, 'utf8') }))
+    .filter((r) => r.text.trim() !== '')
+    .sort((a, b) => a.mtime - b.mtime)
+    .map(({ file, text }) => ({ file, text }))
+    .concat(['syncto.log', 'migrate.log'].flatMap((n) => sanitizerReportsInLog(path.join(dir, n))));
+}
 
 // The server's own defaults for the settings nginx must agree with.
 const DEFAULTS = {
@@ -199,18 +321,22 @@ async function startSyncServer(dir, args) {
 
 /**
  * Starts the stack. Options:
- *   env         extra SYNCTO_* settings for syncto (and syncto-migrate)
+ *   env         extra SYNCTO_* settings for syncto (and syncto-migrate);
+ *               its ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS are added
+ *               to the stack's own
  *   rateLimit   nginx requests/s per address (default: SYNCTO_RATE_LIMIT in
  *               env, else 0 = off, so that tests are not throttled)
  *   syncserver  false to skip the test Sync server; default: started when
  *               tests/syncserver/server.js exists
  *   syncserverArgs  extra command-line arguments for it
- *   ini         settings file (default etc/syncto.ini)
+ *   ini         settings file (default: etc/syncto.ini of the sources the
+ *               build was configured from, iniOfBuild(); this tree's for
+ *               its own builds)
  *   build       build directory (default $SYNCTO_BUILD_DIR or build)
  */
 async function startStack(opts = {}) {
   const build = opts.build ? path.resolve(ROOT, opts.build) : BUILD;
-  const ini = opts.ini || DEFAULT_INI;
+  const ini = opts.ini || iniOfBuild(build);
   for (const bin of ['syncto', 'syncto-migrate']) {
     if (!fs.existsSync(path.join(build, bin))) throw new Error(`${path.join(build, bin)} not found (run: make build)`);
   }
@@ -276,6 +402,7 @@ async function startStack(opts = {}) {
       SYNCTO_THREADS: '8',
       ...(stack.sync ? { SYNCTO_TOKEN_SERVER_URL: stack.sync.tokenServerUrl } : {}),
       ...(opts.env || {}),
+      ...sanitizerEnv(dir, base, opts.env || {}),
     };
     const rateLimit = Number(opts.rateLimit ?? env.SYNCTO_RATE_LIMIT ?? 0);
     env.SYNCTO_RATE_LIMIT = String(rateLimit);
@@ -359,6 +486,9 @@ async function startStack(opts = {}) {
       if (t && t.passed === false) process.stderr.write(`\n${t.name} failed; logs:\n${stack.logs()}\n`);
     };
 
+    /** Sanitizer reports written so far by syncto or syncto-migrate. */
+    stack.sanitizerReports = () => readSanitizerReports(dir);
+
     /** Every log file of the stack: syncto, syncto-migrate, nginx, PostgreSQL. */
     stack.logFiles = () => [logFile('syncto'), logFile('migrate'), logFile('nginx'),
       path.join(dir, 'nginx', 'access.log'), cluster.proc.log, cluster.proc.errLog].filter(Boolean);
@@ -382,8 +512,10 @@ async function startStack(opts = {}) {
 
     /**
      * Stops everything this stack started and removes its directory;
-     * rejects if a secret was found in a log (the directory is removed all
-     * the same, unless SYNCTO_TEST_KEEP is set).
+     * rejects if a secret was found in a log or if a sanitizer reported
+     * anything, the reports in the message (the directory is removed all
+     * the same, unless SYNCTO_TEST_KEEP is set). The leak check runs as each
+     * syncto process exits, so this is the moment every report is in.
      */
     stack.stop = async () => {
       if (stack.stopped) return;
@@ -402,17 +534,26 @@ async function startStack(opts = {}) {
       if (!cluster.running) await cluster.start().catch(() => {});
       await cluster.psql(`DROP DATABASE IF EXISTS "${db}"`).catch(() => {});
       const hits = secrets ? scanFiles(secretIndex(secrets), stack.logFiles()) : [];
+      const reports = readSanitizerReports(dir);
+      const logs = reports.length ? stack.logs(20) : '';
       removeTempDir(dir);
-      if (secretsError) throw new Error(`stack.stop: cannot list the secrets to look for: ${secretsError.message}`);
+      const problems = [];
+      if (secretsError) problems.push(`stack.stop: cannot list the secrets to look for: ${secretsError.message}`);
       if (hits.length > 0) {
         const lines = hits.map((h) => `  ${path.basename(h.file)}:${h.line}: ${h.kind} (${h.hint})`);
-        throw new Error(`secrets found in the logs:\n${lines.join('\n')}`);
+        problems.push(`secrets found in the logs:\n${lines.join('\n')}`);
       }
+      if (reports.length > 0) {
+        const text = reports.map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`).join('\n');
+        problems.push(`${reports.length} sanitizer report(s) from syncto:\n${text}\n${logs}`);
+      }
+      if (problems.length > 0) throw new Error(problems.join('\n'));
     };
     unchecked.add(stack);
   } catch (e) {
-    const logs = stack.logs();
     for (const p of Object.values(procs)) await p.stop('SIGTERM', 5000).catch(() => {});
+    const reports = readSanitizerReports(dir).map((r) => `----- ${path.basename(r.file)} -----\n${r.text}`);
+    const logs = [stack.logs(), ...reports].join('\n');
     if (!process.env.SYNCTO_TEST_KEEP) removeTempDir(dir);
     e.message += logs ? `\n${logs}` : `\n(stack files in ${dir})`;
     throw e;
@@ -429,4 +570,6 @@ async function stopCluster() {
   if (clusterDir) removeTempDir(clusterDir);
 }
 
-module.exports = { startStack, stopCluster, iniSetting, setting };
+module.exports = {
+  startStack, stopCluster, iniSetting, setting, iniOfBuild, sanitizerReportsInText,
+};
